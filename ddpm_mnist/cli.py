@@ -1,0 +1,164 @@
+"""Command line: ``ddpm-mnist train | sample | fid | train-classifier | study``.
+
+Run ``ddpm-mnist COMMAND --help`` for the flags of each command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _add_denoiser_flags(p: argparse.ArgumentParser) -> None:
+    from . import data, losses, models, schedules
+
+    g = p.add_argument_group("denoiser")
+    g.add_argument("--model", default="unet", choices=list(models.MODELS))
+    g.add_argument("--channels", type=int, nargs="+", help="unet: channels per level, e.g. 32 64 128; conv: one number of filters")
+    g.add_argument("--n-convs", type=int, help="conv/unet: number of convolutions")
+    g.add_argument("--hidden", type=int, nargs="+", help="dense: hidden layer widths")
+    g.add_argument("--T", type=int, default=15, help="number of noising steps")
+    g.add_argument("--schedule", default="linear-noise", choices=list(schedules.SCHEDULES))
+    g.add_argument("--loss", default="x-prev-l2", choices=list(losses.LOSSES))
+    g.add_argument("--range", dest="value_range", default="[-1,1]", choices=list(data.RANGES), help="normalization range")
+
+
+def _model_options(args: argparse.Namespace) -> dict:
+    opts: dict = {}
+    if args.channels:
+        opts["channels"] = tuple(args.channels) if args.model == "unet" else args.channels[0]
+    if args.n_convs is not None:
+        opts["n_convs"] = args.n_convs
+    if args.hidden:
+        opts["hidden"] = tuple(args.hidden)
+    return opts
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .checkpoint import DenoiserSpec
+    from .data import load_mnist
+    from .training import train
+
+    spec = DenoiserSpec(args.model, _model_options(args), args.T, args.schedule, args.loss, args.value_range)
+    spec.build()  # fail early on bad options
+    images = load_mnist(train=True, value_range=args.value_range, subset=args.subset, seed=args.seed)
+    out = Path(args.out)
+    result = train(
+        spec, images, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, ema_decay=args.ema_decay,
+        seed=args.seed, device=args.device, compile=args.compile, checkpoint_path=out / "checkpoint.pt",
+        progress=not args.quiet,
+    )
+    tail = result.losses[-50:]
+    print(json.dumps({"checkpoint": str(out / "checkpoint.pt"), "steps": result.steps, "images_seen": result.images_seen,
+                      "final_loss": sum(tail) / max(len(tail), 1), "wall_time_s": round(result.wall_time_s, 1),
+                      "resumed_from_step": result.resumed_from_step}))
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from .checkpoint import load_denoiser
+    from .data import to_uint8
+    from .io import save_npy
+    from .plots import save_grid
+    from .sampling import ancestral_sample, ddim_sample
+    from .training import resolve_device
+
+    device = resolve_device(args.device)
+    model, spec = load_denoiser(args.checkpoint, ema=not args.no_ema, device=device)
+    common = dict(seed=args.seed, device=device, batch_size=args.batch_size, progress=not args.quiet)
+    if args.sampler == "ddim":
+        x = ddim_sample(model, spec.alpha_bar(), spec.target, args.n, steps=args.steps, eta=args.eta, **common)
+    else:
+        x = ancestral_sample(model, spec.alpha_bar(), spec.target, args.n, variance=args.variance, **common)
+    images = to_uint8(x, spec.value_range)[:, 0]
+    out = Path(args.out)
+    if out.suffix == ".npy":
+        save_npy(out, images.numpy())
+    elif out.suffix == ".png":
+        save_grid(out, images)
+    else:
+        raise SystemExit(f"--out must end in .npy (uint8 array) or .png (grid), got {out}")
+    print(f"wrote {len(images)} samples to {out}")
+
+
+def cmd_fid(args: argparse.Namespace) -> None:
+    from .metrics import fid
+
+    samples = np.load(args.file)
+    value = fid(samples, reference=args.reference, features=args.features, n=args.n, value_range=args.value_range)
+    n = args.n or len(samples)
+    print(json.dumps({"fid": value, "features": args.features, "reference": args.reference, "n_samples": n}))
+
+
+def cmd_train_classifier(args: argparse.Namespace) -> None:
+    from .classifier import WEIGHTS, train_classifier
+
+    meta = train_classifier(epochs=args.epochs, seed=args.seed, out=args.out or WEIGHTS, progress=not args.quiet)
+    print(json.dumps(meta, indent=1))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ddpm-mnist", description="Denoising diffusion models on MNIST.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a denoiser; resumes from OUT/checkpoint.pt if present")
+    _add_denoiser_flags(p)
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--ema-decay", type=float, default=None)
+    p.add_argument("--subset", type=int, default=None, help="train on a seeded random subset of this many images")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (faster after a minute of compiling)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="draw samples from a checkpoint")
+    p.add_argument("checkpoint")
+    p.add_argument("-n", type=int, default=100)
+    p.add_argument("--out", required=True, help=".npy (uint8 array (N, 28, 28)) or .png (grid)")
+    p.add_argument("--sampler", choices=["ancestral", "ddim"], default="ancestral")
+    p.add_argument("--variance", choices=["beta", "beta-tilde"], default="beta", help="ancestral sampler's sigma_t^2")
+    p.add_argument("--steps", type=int, default=None, help="DDIM: number of steps")
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM: eta")
+    p.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("fid", help="FID of a .npy of samples against MNIST")
+    p.add_argument("file")
+    p.add_argument("--features", default="mnist-cnn", choices=["mnist-cnn", "inception"])
+    p.add_argument("--reference", default="test", choices=["train", "test"])
+    p.add_argument("--n", type=int, default=None, help="score only the first N samples")
+    p.add_argument("--range", dest="value_range", default=None, help="value range of float samples, e.g. [-1,1]")
+    p.set_defaults(func=cmd_fid)
+
+    p = sub.add_parser("train-classifier", help="retrain the MNIST classifier used as FID feature extractor")
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="weights file (default: the package's shipped weights)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_classifier)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"ddpm-mnist {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""MNIST loading and the report's normalization ranges.
+
+Images come back as float tensors of shape ``(N, 1, 28, 28)`` in one of the three
+ranges the report compares (its section 4.3.7): ``"[0,255]"``, ``"[0,1]"`` or ``"[-1,1]"``.
+:func:`to_uint8` is the inverse, clamping to the range first.
+
+The data root is chosen in this order: the ``root`` argument, the environment variable
+``DDPM_MNIST_DATA``, then a per-user cache directory where torchvision may download.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+RANGES: dict[str, tuple[float, float]] = {
+    "[0,255]": (0.0, 255.0),
+    "[0,1]": (0.0, 1.0),
+    "[-1,1]": (-1.0, 1.0),
+}
+"""Normalization ranges by name: (low, high) of the pixel values."""
+
+ENV_DATA = "DDPM_MNIST_DATA"
+ENV_CACHE = "DDPM_MNIST_CACHE"
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """MNIST is neither on disk nor downloadable."""
+
+
+def cache_dir() -> Path:
+    """Per-user cache directory of the project (``$DDPM_MNIST_CACHE`` or ``~/.cache/ddpm_mnist``)."""
+    env = os.environ.get(ENV_CACHE)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ddpm_mnist"
+
+
+def check_range(name: str) -> tuple[float, float]:
+    """Return ``(low, high)`` of a normalization range, or raise listing the valid names."""
+    try:
+        return RANGES[name]
+    except KeyError:
+        raise ValueError(f"unknown normalization range {name!r}; valid ranges: {', '.join(RANGES)}") from None
+
+
+def normalize(images_uint8: torch.Tensor, value_range: str) -> torch.Tensor:
+    """Map uint8 pixels ``[0, 255]`` to float32 in ``value_range`` (same shape)."""
+    low, high = check_range(value_range)
+    return images_uint8.float() / 255.0 * (high - low) + low
+
+
+def to_uint8(images: torch.Tensor, value_range: str) -> torch.Tensor:
+    """Inverse of :func:`normalize`: float images in ``value_range`` to uint8 ``[0, 255]``.
+
+    Values outside the range are clamped; non-finite values (a diverged sampler) become 0.
+    """
+    low, high = check_range(value_range)
+    x = torch.nan_to_num(images.detach().float().cpu(), nan=low, posinf=high, neginf=low)
+    x = (x.clamp(low, high) - low) / (high - low) * 255.0
+    return x.round().to(torch.uint8)
+
+
+def _mnist_raw(root: Path, train: bool, download: bool):
+    import torchvision
+
+    return torchvision.datasets.MNIST(str(root), train=train, download=download)
+
+
+def load_mnist_uint8(train: bool = True, root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load MNIST as ``(images uint8 (N, 1, 28, 28), labels int64 (N,))``.
+
+    ``root`` (or ``$DDPM_MNIST_DATA``) must hold ``MNIST/raw`` as torchvision lays it out;
+    without either, the per-user cache directory is used and torchvision downloads there.
+    """
+    split = "train" if train else "test"
+    if root is None and os.environ.get(ENV_DATA):
+        root = os.environ[ENV_DATA]
+    if root is not None:
+        candidates = [(Path(root).expanduser(), False)]
+    else:
+        candidates = [(cache_dir() / "data", True)]
+    errors = []
+    for path, download in candidates:
+        try:
+            ds = _mnist_raw(path, train, download)
+        except (RuntimeError, OSError) as exc:  # torchvision: "Dataset not found", URLError, ...
+            errors.append(f"{path} ({'download attempted' if download else 'no download'}: {exc})")
+            continue
+        images = ds.data.unsqueeze(1).contiguous()
+        return images, ds.targets.long()
+    tried = "; ".join(errors)
+    raise DatasetNotFoundError(
+        f"MNIST ({split} split) not found. Looked in: {tried}. "
+        f"Set {ENV_DATA} to a folder holding MNIST/raw/*-ubyte (for example ../shared/data), "
+        "pass root=..., or allow network access so torchvision can download it."
+    )
+
+
+def load_mnist(
+    train: bool = True,
+    value_range: str = "[-1,1]",
+    subset: int | None = None,
+    seed: int = 0,
+    root: str | os.PathLike | None = None,
+    with_labels: bool = False,
+):
+    """MNIST images as float32 ``(N, 1, 28, 28)`` in ``value_range``.
+
+    ``subset`` keeps a seeded random subset of that many images (the same ``seed`` gives
+    the same subset). With ``with_labels`` returns ``(images, labels)``.
+    """
+    check_range(value_range)
+    images, labels = load_mnist_uint8(train, root)
+    if subset is not None:
+        if not 0 < subset <= len(images):
+            raise ValueError(f"subset must be between 1 and {len(images)}, got {subset}")
+        idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:subset]
+        images, labels = images[idx], labels[idx]
+    x = normalize(images, value_range)
+    return (x, labels) if with_labels else x

@@ -1,0 +1,233 @@
+r"""Fréchet distance and the feature spaces it is computed in.
+
+:math:`d^2 = \lVert\mu_1-\mu_2\rVert^2 + \operatorname{Tr}\big(\Sigma_1+\Sigma_2-2(\Sigma_1\Sigma_2)^{1/2}\big)`
+(the report's section 3) between Gaussians fitted to features of two image sets.
+
+Two feature extractors (an FID is only comparable with another computed in the same one,
+on the same number of samples):
+
+``mnist-cnn`` (default, offline)
+    the 128-d penultimate layer of the project's MNIST classifier
+    (:mod:`ddpm_mnist.classifier`), whose weights ship with the package;
+``inception``
+    pytorch-fid's FID InceptionV3 (2048-d pool features; grayscale repeated to RGB, resized
+    to 299x299 bilinearly as pytorch-fid does). Its weights
+    (``pt_inception-2015-12-05-6726825d.pth``) are read from ``$DDPM_INCEPTION_WEIGHTS``, else
+    from the torch hub cache (``<torch.hub.get_dir()>/checkpoints/``), else downloaded there;
+    offline and absent, :class:`InceptionWeightsMissing` says where to put the file.
+
+Reference statistics of the MNIST train and test sets are cached on disk per extractor and
+weights hash (see :func:`reference_stats`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import classifier
+from .data import cache_dir, load_mnist_uint8, to_uint8
+from .io import atomic_write
+
+ENV_INCEPTION = "DDPM_INCEPTION_WEIGHTS"
+INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
+
+
+class InceptionWeightsMissing(FileNotFoundError):
+    """The FID InceptionV3 weights are not on disk and could not be downloaded."""
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    r"""Squared Fréchet distance between :math:`N(\mu_1, \Sigma_1)` and :math:`N(\mu_2, \Sigma_2)`.
+
+    Shapes (D,), (D, D), (D,), (D, D). Computes :math:`\operatorname{Tr}(\Sigma_1\Sigma_2)^{1/2}` as
+    the sum of square roots of the eigenvalues of the symmetric PSD matrix
+    :math:`\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}`, which has the same spectrum: real arithmetic
+    throughout, and singular covariances are fine (negative round-off eigenvalues are clipped).
+    """
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"shape mismatch: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
+    s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    m = root1 @ s2 @ root1
+    tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
+    diff = mu1 - mu2
+    return float(max(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_covmean, 0.0))
+
+
+def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (D,) and covariance (D, D) of features (N, D), float64."""
+    f = np.asarray(features, np.float64)
+    if f.ndim != 2 or len(f) < 2:
+        raise ValueError(f"need features of shape (N >= 2, D), got {f.shape}")
+    return f.mean(0), np.cov(f, rowvar=False)
+
+
+@dataclass(frozen=True)
+class Extractor:
+    """A feature space: ``features(uint8 images (N, 1, 28, 28)) -> float32 array (N, dim)``."""
+
+    name: str
+    dim: int
+    weights_sha256: str
+    features: Callable[[torch.Tensor], np.ndarray]
+
+
+def _batched(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch_size: int) -> np.ndarray:
+    with torch.no_grad():
+        return torch.cat([fn(images[i : i + batch_size]).float().cpu() for i in range(0, len(images), batch_size)]).numpy()
+
+
+@lru_cache(maxsize=1)
+def mnist_cnn_extractor() -> Extractor:
+    model = classifier.load_classifier()
+    return Extractor(
+        "mnist-cnn", classifier.FEATURE_DIM, classifier.metadata()["sha256"],
+        lambda images: _batched(lambda x: model.features(classifier.to_unit(x)), images, 2000),
+    )
+
+
+def inception_weights_path() -> Path | None:
+    """Where the FID Inception weights are: ``$DDPM_INCEPTION_WEIGHTS``, else the torch hub
+    cache file if it exists, else None."""
+    env = os.environ.get(ENV_INCEPTION)
+    if env:
+        p = Path(env).expanduser()
+        if not p.is_file():
+            raise InceptionWeightsMissing(f"{ENV_INCEPTION}={env} is not a file; point it at {INCEPTION_FILE}")
+        return p
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    return cached if cached.is_file() else None
+
+
+@contextlib.contextmanager
+def _hub_dir_serving(weights: Path):
+    """Temporarily point the torch hub cache at a folder whose ``checkpoints/`` holds ``weights``
+    under pytorch-fid's file name, so pytorch-fid loads it instead of downloading."""
+    expected = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    if weights.resolve() == expected.resolve():
+        yield
+        return
+    previous = torch.hub._hub_dir
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "checkpoints").mkdir()
+        (Path(tmp) / "checkpoints" / INCEPTION_FILE).symlink_to(weights.resolve())
+        torch.hub.set_dir(tmp)
+        try:
+            yield
+        finally:
+            torch.hub._hub_dir = previous
+
+
+def load_inception(device: str | torch.device = "cpu") -> torch.nn.Module:
+    """pytorch-fid's FID InceptionV3 (pool3 block), in eval mode."""
+    from pytorch_fid.inception import InceptionV3
+
+    path = inception_weights_path()
+    if path is None:
+        try:
+            model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+        except Exception as exc:
+            target = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+            raise InceptionWeightsMissing(
+                f"the FID InceptionV3 weights are not on this machine and could not be downloaded ({type(exc).__name__}). "
+                f"Put {INCEPTION_FILE} (from pytorch-fid's releases) at {target}, or set {ENV_INCEPTION} to its path; "
+                "or use the offline extractor features='mnist-cnn'."
+            ) from None
+    else:
+        with _hub_dir_serving(path):
+            model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+    return model.to(device).eval()
+
+
+@lru_cache(maxsize=2)
+def inception_extractor(device: str = "cpu") -> Extractor:
+    model = load_inception(device)
+    path = inception_weights_path() or Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+
+    def features(images: torch.Tensor) -> torch.Tensor:
+        x = classifier.to_unit(images).to(device).repeat(1, 3, 1, 1)
+        return model(x)[0].flatten(1)
+
+    return Extractor("inception", 2048, classifier.file_sha256(path), lambda images: _batched(features, images, 200))
+
+
+EXTRACTORS = ("mnist-cnn", "inception")
+
+
+def get_extractor(name: str, device: str = "cpu") -> Extractor:
+    """The feature extractor ``name`` (``mnist-cnn`` or ``inception``)."""
+    if name == "mnist-cnn":
+        return mnist_cnn_extractor()
+    if name == "inception":
+        return inception_extractor(str(device))
+    raise ValueError(f"unknown feature extractor {name!r}; valid extractors: {', '.join(EXTRACTORS)}")
+
+
+REFERENCES = ("train", "test")
+
+
+def reference_stats(reference: str = "test", features: str = "mnist-cnn", device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Feature mean and covariance of the whole MNIST ``reference`` split, cached on disk under
+    ``<cache_dir>/fid_stats/<extractor>-<weights sha256[:16]>-<split>.npz`` (written atomically)."""
+    if reference not in REFERENCES:
+        raise ValueError(f"unknown FID reference {reference!r}; valid references: {', '.join(REFERENCES)}")
+    ex = get_extractor(features, device)
+    path = cache_dir() / "fid_stats" / f"{ex.name}-{ex.weights_sha256[:16]}-{reference}.npz"
+    if path.exists():
+        try:
+            with np.load(path) as z:
+                return z["mu"], z["sigma"]
+        except Exception:
+            path.unlink(missing_ok=True)  # corrupt cache: recompute
+    images, _ = load_mnist_uint8(train=reference == "train")
+    mu, sigma = feature_stats(ex.features(images))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, mu=mu, sigma=sigma)
+
+    atomic_write(path, write)
+    return mu, sigma
+
+
+def as_uint8(samples: torch.Tensor | np.ndarray, value_range: str | None = None) -> torch.Tensor:
+    """Samples as uint8 (N, 1, 28, 28). uint8 input is taken as is; float input needs its ``value_range``."""
+    x = torch.as_tensor(samples)
+    if x.dtype != torch.uint8:
+        if value_range is None:
+            raise ValueError("float samples need value_range ('[-1,1]', '[0,1]' or '[0,255]') to be converted to pixels")
+        x = to_uint8(x, value_range)
+    return x[:, None] if x.dim() == 3 else x
+
+
+def fid(
+    samples: torch.Tensor | np.ndarray,
+    reference: str = "test",
+    features: str = "mnist-cnn",
+    n: int | None = None,
+    value_range: str | None = None,
+    device: str = "cpu",
+) -> float:
+    """FID of ``samples`` (uint8 (N, 28, 28) / (N, 1, 28, 28), or float in ``value_range``)
+    against the whole MNIST ``reference`` split, in the ``features`` space, using the first
+    ``n`` samples (default: all). Compare FIDs only at equal extractor and ``n``."""
+    x = as_uint8(samples, value_range)
+    if n is not None:
+        if n > len(x):
+            raise ValueError(f"asked to score n={n} samples but only {len(x)} were given")
+        x = x[:n]
+    mu_r, sigma_r = reference_stats(reference, features, device)
+    mu, sigma = feature_stats(get_extractor(features, device).features(x))
+    return frechet_distance(mu, sigma, mu_r, sigma_r)

@@ -1,0 +1,156 @@
+r"""Samplers: the report's ancestral sampler and DDIM.
+
+Both take a trained denoiser ``model(x_t, t)``, the prediction ``target`` it was trained for
+(see :mod:`ddpm_mnist.diffusion`) and the schedule ``alpha_bar`` (shape (T+1,)), and return
+float32 images of shape ``(n, C, 28, 28)`` on the CPU, in the model's data range (not
+clamped). The same ``seed`` gives the same images (for the same ``n``, ``batch_size`` and
+device). With ``trajectory=True`` they also return the states visited, shape
+``(steps+1, n, C, 28, 28)``, starting from pure noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from . import diffusion, schedules
+
+VARIANCES = ("beta", "beta-tilde")
+
+
+class UndefinedStepError(ValueError):
+    """The sampler would need a quantity the network's target cannot give at some step."""
+
+
+def _check_defined(target: str, alpha_bar: torch.Tensor, steps: Sequence[int], allow_undefined: bool) -> None:
+    bad = [t for t in steps if diffusion.undefined_steps(target, alpha_bar)[t]]
+    if bad and not allow_undefined:
+        raise UndefinedStepError(
+            f"a model predicting {target!r} cannot give the reverse mean at t = {bad}: there alpha_t = 0 "
+            "(the schedule reaches alpha_bar_T = 0), so the epsilon-to-mean formula divides by zero. "
+            "Use a schedule with alpha_bar_T > 0 (cosine-nichol, linear-beta), another target (x0, v, mean), "
+            "or pass allow_undefined=True to run it anyway and get NaN samples, as the report's epsilon runs did."
+        )
+
+
+def _batches(n: int, batch_size: int) -> list[int]:
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"n and batch_size must be positive, got n={n}, batch_size={batch_size}")
+    return [min(batch_size, n - i) for i in range(0, n, batch_size)]
+
+
+def _model_output(model, x: torch.Tensor, t: int) -> torch.Tensor:
+    tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
+    return model(x, tt).float()
+
+
+@torch.no_grad()
+def ancestral_sample(
+    model: torch.nn.Module,
+    alpha_bar: torch.Tensor,
+    target: str,
+    n: int,
+    *,
+    seed: int = 0,
+    variance: str = "beta",
+    shape: tuple[int, int, int] = (1, 28, 28),
+    batch_size: int = 500,
+    device: str | torch.device = "cpu",
+    trajectory: bool = False,
+    allow_undefined: bool = False,
+    progress: bool = True,
+):
+    r"""The report's sampler (its section 2.3): :math:`x_T \sim N(0, I)`, then for t = T..2
+    :math:`x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z`, and finally :math:`x_0 = \mu_\theta(x_1, 1)`
+    without noise. ``variance`` picks :math:`\sigma_t^2`: ``"beta"`` (:math:`\beta_t`) or
+    ``"beta-tilde"`` (the posterior variance :math:`\tilde\beta_t`)."""
+    if variance not in VARIANCES:
+        raise ValueError(f"unknown variance {variance!r}; valid: {', '.join(VARIANCES)}")
+    T = len(alpha_bar) - 1
+    _check_defined(target, alpha_bar, range(1, T + 1), allow_undefined)
+    var = schedules.beta(alpha_bar) if variance == "beta" else schedules.posterior_variance(alpha_bar)
+    sigma = var.sqrt().float()
+    model.eval()
+    gen = torch.Generator(device=device).manual_seed(seed)
+    outs, trajs = [], []
+    for b in tqdm(_batches(n, batch_size), desc="sampling", disable=not progress, leave=False):
+        x = torch.randn((b, *shape), generator=gen, device=device)
+        states = [x.cpu()] if trajectory else None
+        for t in range(T, 0, -1):
+            tt = torch.full((b,), t, device=device, dtype=torch.long)
+            mean = diffusion.mean_from(_model_output(model, x, t), target, x, tt, alpha_bar)
+            x = mean + sigma[t] * torch.randn(x.shape, generator=gen, device=device) if t > 1 else mean
+            if trajectory:
+                states.append(x.cpu())
+        outs.append(x.cpu())
+        if trajectory:
+            trajs.append(torch.stack(states))
+    samples = torch.cat(outs)
+    return (samples, torch.cat(trajs, 1)) if trajectory else samples
+
+
+def ddim_timesteps(T: int, steps: int) -> list[int]:
+    """``steps`` evenly spaced time steps from T down to 1 (inclusive), e.g. (T=10, 3) -> [10, 6, 1]."""
+    if not 1 <= steps <= T:
+        raise ValueError(f"DDIM needs 1 <= steps <= T = {T}, got {steps}")
+    grid = torch.linspace(T, 1, steps).round().long().tolist()
+    return sorted(set(grid), reverse=True)
+
+
+@torch.no_grad()
+def ddim_sample(
+    model: torch.nn.Module,
+    alpha_bar: torch.Tensor,
+    target: str,
+    n: int,
+    *,
+    steps: int | Sequence[int] | None = None,
+    eta: float = 0.0,
+    seed: int = 0,
+    shape: tuple[int, int, int] = (1, 28, 28),
+    batch_size: int = 500,
+    device: str | torch.device = "cpu",
+    trajectory: bool = False,
+    progress: bool = True,
+):
+    r"""DDIM (Song et al., 2020): deterministic for ``eta = 0``; ``eta = 1`` matches the
+    ancestral sampler's :math:`\tilde\beta` variance when all steps are used. ``steps``: the
+    number of network evaluations (evenly spaced) or an explicit decreasing list of steps
+    (default: all T). The last step returns the predicted :math:`x_0`."""
+    T = len(alpha_bar) - 1
+    ts = list(range(T, 0, -1)) if steps is None else ddim_timesteps(T, steps) if isinstance(steps, int) else list(steps)
+    if any(b >= a for a, b in zip(ts, ts[1:])) or not all(1 <= t <= T for t in ts):
+        raise ValueError(f"DDIM steps must be strictly decreasing values in 1..{T}, got {ts}")
+    if target == "eps" and alpha_bar[ts[0]] == 0:
+        raise UndefinedStepError(
+            f"DDIM from t = {ts[0]} with an epsilon model needs alpha_bar_t > 0 to estimate x0; "
+            "start below T or use a schedule with alpha_bar_T > 0"
+        )
+    ab = alpha_bar.float()
+    model.eval()
+    gen = torch.Generator(device=device).manual_seed(seed)
+    outs, trajs = [], []
+    for b in tqdm(_batches(n, batch_size), desc="DDIM sampling", disable=not progress, leave=False):
+        x = torch.randn((b, *shape), generator=gen, device=device)
+        states = [x.cpu()] if trajectory else None
+        for i, t in enumerate(ts):
+            tt = torch.full((b,), t, device=device, dtype=torch.long)
+            x0, eps = diffusion.x0_eps_from(_model_output(model, x, t), target, x, tt, alpha_bar)
+            s = ts[i + 1] if i + 1 < len(ts) else 0
+            if s == 0:
+                x = x0
+            else:
+                a_t, a_s = ab[t], ab[s]
+                sigma = eta * ((1 - a_s) / (1 - a_t) * (1 - a_t / a_s)).clamp(min=0).sqrt()
+                x = a_s.sqrt() * x0 + (1 - a_s - sigma**2).clamp(min=0).sqrt() * eps
+                if eta > 0:
+                    x = x + sigma * torch.randn(x.shape, generator=gen, device=device)
+            if trajectory:
+                states.append(x.cpu())
+        outs.append(x.cpu())
+        if trajectory:
+            trajs.append(torch.stack(states))
+    samples = torch.cat(outs)
+    return (samples, torch.cat(trajs, 1)) if trajectory else samples

@@ -1,0 +1,203 @@
+"""The training loop: AdamW, optional EMA, optional mixed precision and ``torch.compile``,
+atomic checkpoints and exact resume.
+
+Determinism: the order of the images in epoch ``e`` is a permutation drawn from
+``seed`` and ``e`` alone, and the time steps and noise come from one generator whose state
+is checkpointed. A run interrupted after any checkpoint and resumed gives the same
+weights as an uninterrupted run with the same seed (on the same device and settings).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from . import checkpoint as ckpt
+from .checkpoint import DenoiserSpec
+from .losses import get_loss, training_pair
+
+
+@dataclass
+class TrainResult:
+    """What a finished :func:`train` call returns."""
+
+    model: torch.nn.Module
+    ema_model: torch.nn.Module | None
+    losses: list[float]  # one per optimisation step
+    steps: int
+    images_seen: int
+    wall_time_s: float  # this call's time (a resumed run counts only what it added)
+    resumed_from_step: int = 0
+    epoch_checkpoints: dict[int, str] = field(default_factory=dict)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else as given."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch sees no CUDA device; use --device cpu or auto")
+    return device
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype that speeds up training on ``device``, or None for plain fp32.
+
+    CUDA: bfloat16. CPU: bfloat16 only where oneDNN has native bf16 kernels (AVX-512 BF16 /
+    AMX); on AVX2-only CPUs, such as the 2-core machine this project is developed on, bf16
+    convolutions are emulated and run about 10x slower than fp32 (``benchmarks/train_throughput.py``).
+    """
+    if device.type == "cuda":
+        return torch.bfloat16
+    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The image order of ``epoch``: a permutation of ``range(n)`` fixed by ``(seed, epoch)``."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def train(
+    spec: DenoiserSpec,
+    images: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    grad_clip: float | None = 1.0,
+    ema_decay: float | None = None,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    amp: bool | None = None,
+    compile: bool = False,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int = 200,
+    keep_epochs: Iterable[int] = (),
+    on_epoch_end: Callable[[int, TrainResult], None] | None = None,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a fresh network of ``spec`` on ``images`` (float (N, C, 28, 28) in ``spec.value_range``).
+
+    One epoch is ``N // batch_size`` steps (the last partial batch is dropped; a set smaller
+    than a batch is one step). ``checkpoint_path``: resume from it if it exists and write it
+    every ``checkpoint_every`` steps and at the end. ``keep_epochs``: also keep a copy of
+    the checkpoint after these epochs (``<checkpoint>.epoch<E>.pt``). ``amp``: None picks
+    :func:`autocast_dtype`. ``stop_after``: stop after that many steps in total (used to
+    test interruption).
+    """
+    device = resolve_device(device)
+    n = len(images)
+    if n == 0:
+        raise ValueError("no training images")
+    bs = min(batch_size, n)
+    steps_per_epoch = n // bs
+    total_steps = epochs * steps_per_epoch
+    keep_epochs = set(keep_epochs)
+    if bad := sorted(e for e in keep_epochs if not 1 <= e <= epochs):
+        raise ValueError(f"keep_epochs {bad} outside 1..{epochs}")
+
+    torch.manual_seed(seed)  # the initial weights
+    model = spec.build().to(device)
+    alpha_bar = spec.alpha_bar()
+    loss_fn = get_loss(spec.loss)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) if ema_decay else None
+    gen = torch.Generator(device=device).manual_seed(seed)
+    losses: list[float] = []
+    step = 0
+    settings = {"epochs": epochs, "batch_size": bs, "lr": lr, "weight_decay": weight_decay, "grad_clip": grad_clip,
+                "ema_decay": ema_decay, "seed": seed, "n_images": n}
+
+    if checkpoint_path is not None and Path(checkpoint_path).exists():
+        state = ckpt.read(checkpoint_path, map_location=device)
+        if state["spec"] != spec.to_dict() or state.get("settings") != settings:
+            raise ckpt.CheckpointError(
+                f"checkpoint {checkpoint_path} was written for another configuration "
+                f"({state['spec']}, {state.get('settings')}); move it away or use a fresh output directory"
+            )
+        ckpt.load_weights(model, state["state_dict"], str(checkpoint_path))
+        opt.load_state_dict(state["optimizer"])
+        if ema is not None:
+            ckpt.load_weights(ema.module, state["ema_state_dict"], str(checkpoint_path))
+            ema.n_averaged.copy_(state["ema_n_averaged"])
+        gen.set_state(state["generator"].cpu())
+        losses = list(state["losses"])
+        step = state["step"]
+    resumed_from = step
+
+    dtype = autocast_dtype(device) if amp is None else (torch.bfloat16 if amp else None)
+    images = images.to(device)
+    forward = torch.compile(model) if compile else model
+    result = TrainResult(model, ema.module if ema else None, losses, step, step * bs, 0.0, resumed_from)
+
+    def save(path) -> None:
+        ckpt.save(
+            path, spec, model, optimizer=opt.state_dict(), step=step, settings=settings,
+            generator=gen.get_state(), losses=losses,
+            ema_state_dict=ema.module.state_dict() if ema else None,
+            ema_n_averaged=ema.n_averaged.clone() if ema else None,
+        )
+
+    start = time.perf_counter()
+    end = total_steps if stop_after is None else min(total_steps, stop_after)
+    model.train()
+    perm, perm_epoch = None, -1
+    bar = tqdm(total=total_steps, initial=step, desc=f"train {spec.model}", disable=not progress, unit="step")
+    while step < end:
+        epoch, i = divmod(step, steps_per_epoch)
+        if epoch != perm_epoch:
+            perm, perm_epoch = epoch_permutation(n, seed, epoch).to(device), epoch
+        x0 = images[perm[i * bs : (i + 1) * bs]]
+        t = torch.randint(1, spec.T + 1, (bs,), generator=gen, device=device)
+        x_t, target = training_pair(spec.target, x0, t, alpha_bar, gen)
+        with torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext():
+            out = forward(x_t, t)
+        loss = loss_fn(out, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        opt.step()
+        if ema is not None:
+            ema.update_parameters(model)
+        losses.append(loss.item())
+        step += 1
+        bar.update(1)
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{sum(losses[-20:]) / 20:.4f}")
+        epoch_done = step % steps_per_epoch == 0
+        if checkpoint_path is not None and (step % checkpoint_every == 0 or step == end or epoch_done):
+            save(checkpoint_path)
+        if epoch_done:
+            e = step // steps_per_epoch
+            result.steps, result.images_seen = step, step * bs
+            result.wall_time_s = time.perf_counter() - start
+            if e in keep_epochs and checkpoint_path is not None:
+                kept = Path(f"{checkpoint_path}.epoch{e}.pt")
+                save(kept)
+                result.epoch_checkpoints[e] = str(kept)
+            if on_epoch_end is not None:
+                on_epoch_end(e, result)
+                model.train()
+    bar.close()
+    result.steps, result.images_seen = step, step * bs
+    result.wall_time_s = time.perf_counter() - start
+    if checkpoint_path is not None:
+        for e in keep_epochs:
+            kept = Path(f"{checkpoint_path}.epoch{e}.pt")
+            if kept.exists():
+                result.epoch_checkpoints[e] = str(kept)
+    return result

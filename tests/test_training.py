@@ -1,0 +1,76 @@
+import pytest
+import torch
+
+from ddpm_mnist import checkpoint as ckpt
+from ddpm_mnist.checkpoint import CheckpointError, DenoiserSpec
+from ddpm_mnist.training import train
+
+TINY = DenoiserSpec("unet", {"channels": (8, 16, 32), "n_convs": 5}, T=15, schedule="linear-noise", loss="x-prev-l2")
+
+
+@pytest.mark.slow
+def test_tiny_unet_loss_falls(mnist512):
+    result = train(TINY, mnist512, epochs=6, batch_size=64, lr=2e-3, seed=0, progress=False)
+    assert result.steps == 48 and result.images_seen == 48 * 64
+    first, last = sum(result.losses[:8]) / 8, sum(result.losses[-8:]) / 8
+    assert last < 0.6 * first, (first, last)
+
+
+def _same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_resume_equals_uninterrupted(tmp_path, mnist512):
+    data = mnist512[:128]
+    kw = dict(epochs=3, batch_size=32, seed=5, ema_decay=0.9, progress=False, checkpoint_every=5)
+    full = train(TINY, data, **kw)
+    path = tmp_path / "ck.pt"
+    part = train(TINY, data, checkpoint_path=path, stop_after=7, **kw)  # interrupted mid-epoch 2
+    assert part.steps == 7
+    resumed = train(TINY, data, checkpoint_path=path, **kw)
+    assert resumed.resumed_from_step == 7 and resumed.steps == 12
+    assert resumed.losses == full.losses
+    assert _same_weights(resumed.model, full.model) and _same_weights(resumed.ema_model, full.ema_model)
+
+
+def test_keep_epochs_and_load(tmp_path, mnist512):
+    path = tmp_path / "ck.pt"
+    r = train(TINY, mnist512[:64], epochs=2, batch_size=32, seed=0, progress=False, checkpoint_path=path, keep_epochs=[1])
+    assert set(r.epoch_checkpoints) == {1}
+    model, spec = ckpt.load_denoiser(r.epoch_checkpoints[1])
+    assert spec == TINY and not _same_weights(model, r.model)
+    model, _ = ckpt.load_denoiser(path)
+    assert _same_weights(model, r.model)
+
+
+def test_checkpoint_errors(tmp_path, mnist512):
+    path = tmp_path / "ck.pt"
+    train(TINY, mnist512[:32], epochs=1, batch_size=32, progress=False, checkpoint_path=path)
+    # another configuration refuses to resume from it
+    with pytest.raises(CheckpointError, match="another configuration"):
+        train(TINY, mnist512[:32], epochs=1, batch_size=32, lr=0.1, progress=False, checkpoint_path=path)
+    # truncated file
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        ckpt.load_denoiser(bad)
+    # not ours
+    other = tmp_path / "other.pt"
+    torch.save({"weights": 1}, other)
+    with pytest.raises(CheckpointError, match="not a ddpm-mnist checkpoint"):
+        ckpt.read(other)
+    # weights that do not fit the spec
+    payload = ckpt.read(path)
+    payload["spec"]["model_options"]["channels"] = [4, 8, 16]
+    torch.save(payload, other)
+    with pytest.raises(CheckpointError, match="does not match the model"):
+        ckpt.load_denoiser(other)
+
+
+def test_spec_validates_names():
+    with pytest.raises(ValueError, match="valid losses"):
+        DenoiserSpec(loss="l2")
+    with pytest.raises(ValueError, match="valid schedules"):
+        DenoiserSpec(schedule="cos")
+    assert DenoiserSpec.from_dict(TINY.to_dict()) == TINY

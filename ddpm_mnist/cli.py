@@ -100,6 +100,27 @@ def cmd_train_classifier(args: argparse.Namespace) -> None:
     print(json.dumps(meta, indent=1))
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard takes i/n, e.g. 0/4, got {text!r}") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"--shard i/n needs 0 <= i < n, got {text!r}")
+    return i, n
+
+
+def cmd_study(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .experiments import study
+
+    table = study(args.name, args.profile, seeds=args.seeds, results_dir=args.results_dir, device=args.device,
+                  fresh=args.fresh, shard=args.shard, progress=not args.quiet)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.drop(columns=["fids"]).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ddpm-mnist", description="Denoising diffusion models on MNIST.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="weights file (default: the package's shipped weights)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train_classifier)
+    from .profiles import PROFILES
+    from .report import STUDIES
+
+    p = sub.add_parser("study", help="run (or load) one of the report's studies and print its table")
+    p.add_argument("name", choices=list(STUDIES))
+    p.add_argument("--profile", default="smoke", choices=list(PROFILES))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--results-dir", default=None, help="default: results/<profile> of the repository")
+    p.add_argument("--shard", type=_shard, default=None, help="i/n: run only shard i of n (machines sharing a results dir)")
+    p.add_argument("--fresh", action="store_true", help="recompute even if results exist")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_study)
     return parser
 
 

@@ -130,13 +130,16 @@ def _hub_dir_serving(weights: Path):
             torch.hub._hub_dir = previous
 
 
-def load_inception(device: str | torch.device = "cpu") -> torch.nn.Module:
-    """pytorch-fid's FID InceptionV3 (pool3 block), in eval mode."""
+def load_inception(device: str | torch.device = "cpu", download: bool = True) -> torch.nn.Module:
+    """pytorch-fid's FID InceptionV3 (pool3 block), in eval mode. Without a weights file on
+    disk it tries pytorch-fid's download (unless ``download=False``)."""
     from pytorch_fid.inception import InceptionV3
 
     path = inception_weights_path()
     if path is None:
         try:
+            if not download:
+                raise FileNotFoundError(INCEPTION_FILE)
             model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
         except Exception as exc:
             target = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
@@ -149,6 +152,19 @@ def load_inception(device: str | torch.device = "cpu") -> torch.nn.Module:
         with _hub_dir_serving(path):
             model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
     return model.to(device).eval()
+
+
+def untrained_fid_inception() -> torch.nn.Module:
+    """pytorch-fid's FID InceptionV3 architecture with random weights (no download): its
+    ``state_dict()`` has the keys and shapes of the real weights file. For tests and timing."""
+    from pytorch_fid import inception as fi
+
+    net = fi._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = fi.FIDInceptionA(192, 32), fi.FIDInceptionA(256, 64), fi.FIDInceptionA(288, 64)
+    net.Mixed_6b, net.Mixed_6c = fi.FIDInceptionC(768, 128), fi.FIDInceptionC(768, 160)
+    net.Mixed_6d, net.Mixed_6e = fi.FIDInceptionC(768, 160), fi.FIDInceptionC(768, 192)
+    net.Mixed_7b, net.Mixed_7c = fi.FIDInceptionE_1(1280), fi.FIDInceptionE_2(2048)
+    return net
 
 
 @lru_cache(maxsize=2)

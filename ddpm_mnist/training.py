@@ -34,9 +34,9 @@ class TrainResult:
     losses: list[float]  # one per optimisation step
     steps: int
     images_seen: int
-    wall_time_s: float  # this call's time (a resumed run counts only what it added)
+    wall_time_s: float  # training time, summed over the interrupted calls of a resumed run
     resumed_from_step: int = 0
-    epoch_checkpoints: dict[int, str] = field(default_factory=dict)
+    epoch_checkpoints: dict[float, str] = field(default_factory=dict)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -68,11 +68,48 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
+def make_train_step(
+    spec: DenoiserSpec,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    *,
+    autocast: torch.dtype | None = None,
+    compile: bool = False,
+    grad_clip: float | None = 1.0,
+) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    """One optimisation step as a function ``step(x0, generator) -> loss``.
+
+    ``x0``: a batch of clean images (B, C, 28, 28) on the model's device. The step draws
+    ``t`` uniformly in 1..T and the noise from ``generator``, builds the loss target of
+    ``spec.loss``, and updates ``model`` through ``opt``. ``autocast``: dtype for mixed
+    precision (None: fp32); ``compile``: run the network through ``torch.compile``.
+    """
+    alpha_bar = spec.alpha_bar()
+    loss_fn = get_loss(spec.loss)
+    forward = torch.compile(model) if compile else model
+    device_type = next(model.parameters()).device.type
+
+    def step(x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        t = torch.randint(1, spec.T + 1, (len(x0),), generator=generator, device=x0.device)
+        x_t, target = training_pair(spec.target, x0, t, alpha_bar, generator)
+        with torch.autocast(device_type, dtype=autocast) if autocast else contextlib.nullcontext():
+            out = forward(x_t, t)
+        loss = loss_fn(out, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        opt.step()
+        return loss.detach()
+
+    return step
+
+
 def train(
     spec: DenoiserSpec,
     images: torch.Tensor,
     *,
-    epochs: int,
+    epochs: float,
     batch_size: int = 256,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
@@ -84,17 +121,17 @@ def train(
     compile: bool = False,
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int = 200,
-    keep_epochs: Iterable[int] = (),
-    on_epoch_end: Callable[[int, TrainResult], None] | None = None,
+    keep_epochs: Iterable[float] = (),
     stop_after: int | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train a fresh network of ``spec`` on ``images`` (float (N, C, 28, 28) in ``spec.value_range``).
 
     One epoch is ``N // batch_size`` steps (the last partial batch is dropped; a set smaller
-    than a batch is one step). ``checkpoint_path``: resume from it if it exists and write it
-    every ``checkpoint_every`` steps and at the end. ``keep_epochs``: also keep a copy of
-    the checkpoint after these epochs (``<checkpoint>.epoch<E>.pt``). ``amp``: None picks
+    than a batch is one step); ``epochs`` may be fractional (rounded to whole steps, at least
+    one). ``checkpoint_path``: resume from it if it exists and write it every
+    ``checkpoint_every`` steps, at each epoch's end and at the end. ``keep_epochs``: also keep
+    a copy of the checkpoint after these (possibly fractional) epochs, see :func:`kept_checkpoint`. ``amp``: None picks
     :func:`autocast_dtype`. ``stop_after``: stop after that many steps in total (used to
     test interruption).
     """
@@ -104,20 +141,18 @@ def train(
         raise ValueError("no training images")
     bs = min(batch_size, n)
     steps_per_epoch = n // bs
-    total_steps = epochs * steps_per_epoch
-    keep_epochs = set(keep_epochs)
-    if bad := sorted(e for e in keep_epochs if not 1 <= e <= epochs):
-        raise ValueError(f"keep_epochs {bad} outside 1..{epochs}")
+    total_steps = steps_for(epochs, steps_per_epoch)
+    if bad := sorted(e for e in keep_epochs if not 0 < e <= epochs):
+        raise ValueError(f"keep_epochs {bad} outside (0, {epochs}]")
+    milestones = {steps_for(e, steps_per_epoch): e for e in keep_epochs}
 
     torch.manual_seed(seed)  # the initial weights
     model = spec.build().to(device)
-    alpha_bar = spec.alpha_bar()
-    loss_fn = get_loss(spec.loss)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) if ema_decay else None
     gen = torch.Generator(device=device).manual_seed(seed)
     losses: list[float] = []
-    step = 0
+    step, time_before = 0, 0.0
     settings = {"epochs": epochs, "batch_size": bs, "lr": lr, "weight_decay": weight_decay, "grad_clip": grad_clip,
                 "ema_decay": ema_decay, "seed": seed, "n_images": n}
 
@@ -135,18 +170,18 @@ def train(
             ema.n_averaged.copy_(state["ema_n_averaged"])
         gen.set_state(state["generator"].cpu())
         losses = list(state["losses"])
-        step = state["step"]
+        step, time_before = state["step"], state["train_time_s"]
     resumed_from = step
 
     dtype = autocast_dtype(device) if amp is None else (torch.bfloat16 if amp else None)
     images = images.to(device)
-    forward = torch.compile(model) if compile else model
+    train_step = make_train_step(spec, model, opt, autocast=dtype, compile=compile, grad_clip=grad_clip)
     result = TrainResult(model, ema.module if ema else None, losses, step, step * bs, 0.0, resumed_from)
 
     def save(path) -> None:
         ckpt.save(
             path, spec, model, optimizer=opt.state_dict(), step=step, settings=settings,
-            generator=gen.get_state(), losses=losses,
+            generator=gen.get_state(), losses=losses, train_time_s=time_before + time.perf_counter() - start,
             ema_state_dict=ema.module.state_dict() if ema else None,
             ema_n_averaged=ema.n_averaged.clone() if ema else None,
         )
@@ -160,17 +195,7 @@ def train(
         epoch, i = divmod(step, steps_per_epoch)
         if epoch != perm_epoch:
             perm, perm_epoch = epoch_permutation(n, seed, epoch).to(device), epoch
-        x0 = images[perm[i * bs : (i + 1) * bs]]
-        t = torch.randint(1, spec.T + 1, (bs,), generator=gen, device=device)
-        x_t, target = training_pair(spec.target, x0, t, alpha_bar, gen)
-        with torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext():
-            out = forward(x_t, t)
-        loss = loss_fn(out, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        opt.step()
+        loss = train_step(images[perm[i * bs : (i + 1) * bs]], gen)
         if ema is not None:
             ema.update_parameters(model)
         losses.append(loss.item())
@@ -178,26 +203,26 @@ def train(
         bar.update(1)
         if step % 20 == 0:
             bar.set_postfix(loss=f"{sum(losses[-20:]) / 20:.4f}")
-        epoch_done = step % steps_per_epoch == 0
-        if checkpoint_path is not None and (step % checkpoint_every == 0 or step == end or epoch_done):
-            save(checkpoint_path)
-        if epoch_done:
-            e = step // steps_per_epoch
-            result.steps, result.images_seen = step, step * bs
-            result.wall_time_s = time.perf_counter() - start
-            if e in keep_epochs and checkpoint_path is not None:
-                kept = Path(f"{checkpoint_path}.epoch{e}.pt")
-                save(kept)
-                result.epoch_checkpoints[e] = str(kept)
-            if on_epoch_end is not None:
-                on_epoch_end(e, result)
-                model.train()
+        if checkpoint_path is not None:
+            if step in milestones:
+                save(kept_checkpoint(checkpoint_path, milestones[step]))
+            if step % checkpoint_every == 0 or step == end or step % steps_per_epoch == 0:
+                save(checkpoint_path)
     bar.close()
     result.steps, result.images_seen = step, step * bs
-    result.wall_time_s = time.perf_counter() - start
+    result.wall_time_s = time_before + time.perf_counter() - start
     if checkpoint_path is not None:
-        for e in keep_epochs:
-            kept = Path(f"{checkpoint_path}.epoch{e}.pt")
-            if kept.exists():
-                result.epoch_checkpoints[e] = str(kept)
+        for e in milestones.values():
+            if kept_checkpoint(checkpoint_path, e).exists():
+                result.epoch_checkpoints[e] = str(kept_checkpoint(checkpoint_path, e))
     return result
+
+
+def steps_for(epochs: float, steps_per_epoch: int) -> int:
+    """Optimisation steps in ``epochs`` (possibly fractional) epochs: at least one."""
+    return max(1, round(epochs * steps_per_epoch))
+
+
+def kept_checkpoint(checkpoint_path: str | os.PathLike, epoch: float) -> Path:
+    """Where :func:`train` keeps the checkpoint of ``epoch``: ``<checkpoint>.epoch<E>.pt``."""
+    return Path(f"{checkpoint_path}.epoch{epoch:g}.pt")

@@ -1,0 +1,79 @@
+"""The configuration of one run: every hyperparameter and budget field, with a stable hash."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import metrics
+from .checkpoint import DenoiserSpec
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting of a run. Defaults: the report's U-Net baseline (its section 4.3) at the
+    report's full budget (60k images, 50 epochs, 10,000 samples scored)."""
+
+    # the denoiser
+    model: str = "unet"
+    model_options: dict[str, Any] = field(default_factory=lambda: {"channels": (32, 64, 128), "n_convs": 10})
+    T: int = 15
+    schedule: str = "linear-noise"
+    loss: str = "x-prev-l2"
+    value_range: str = "[-1,1]"
+    # optimisation
+    batch_size: int = 256
+    epochs: float = 50
+    lr: float = 1e-3
+    grad_clip: float | None = 1.0
+    ema_decay: float | None = None
+    train_subset: int | None = None  # None: all 60,000 training images
+    # sampling and scoring
+    sampler: str = "ancestral"  # "ancestral" or "ddim"
+    variance: str = "beta"  # ancestral: "beta" or "beta-tilde"
+    ddim_steps: int | None = None
+    ddim_eta: float = 0.0
+    n_samples: int = 10_000
+    fid_features: str = "mnist-cnn"
+    fid_reference: str = "test"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "epochs", float(self.epochs))  # 50 and 50.0 must hash alike
+        self.spec  # validates model, schedule, loss and range names
+        if self.sampler not in ("ancestral", "ddim"):
+            raise ValueError(f"unknown sampler {self.sampler!r}; valid samplers: ancestral, ddim")
+        if self.fid_features not in metrics.EXTRACTORS:
+            raise ValueError(f"unknown FID features {self.fid_features!r}; valid: {', '.join(metrics.EXTRACTORS)}")
+
+    @property
+    def spec(self) -> DenoiserSpec:
+        return DenoiserSpec(self.model, dict(self.model_options), self.T, self.schedule, self.loss, self.value_range)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["model_options"] = self.spec.to_dict()["model_options"]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        opts = {k: tuple(v) if isinstance(v, list) else v for k, v in d["model_options"].items()}
+        return cls(**{**d, "model_options": opts})
+
+    def hash(self) -> str:
+        """Stable 12-hex-digit name of this config (the same in every process and session)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def with_param(self, param: str, value: Any) -> RunConfig:
+        """A copy with ``param`` set to ``value``; ``model_options.X`` sets one model option."""
+        if param.startswith("model_options."):
+            key = param.split(".", 1)[1]
+            return dataclasses.replace(self, model_options={**self.model_options, key: value})
+        if param not in {f.name for f in dataclasses.fields(self)}:
+            names = ", ".join(f.name for f in dataclasses.fields(self))
+            raise ValueError(f"RunConfig has no field {param!r}; fields: {names} (or model_options.<option>)")
+        return dataclasses.replace(self, **{param: value})

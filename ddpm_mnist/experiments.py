@@ -1,0 +1,338 @@
+"""Reproducible, cached runs (train -> sample -> score) and one-parameter studies.
+
+* :class:`RunConfig` holds every hyperparameter and budget field of a run; its
+  :meth:`~RunConfig.hash` (12 hex digits of a SHA-256 of its JSON) names the run.
+* :func:`run` trains, samples and scores one config, writing
+  ``<results_dir>/runs/<hash>/result.json`` and ``samples.npy`` (100 uint8 samples)
+  atomically; a finished run is loaded instead of recomputed, an interrupted one resumes
+  from ``<results_dir>/checkpoints/<hash>.pt``.
+* :func:`study` runs one of :data:`ddpm_mnist.report.STUDIES` at a profile
+  (:data:`ddpm_mnist.profiles.PROFILES`) over seeds and returns a pandas table with the
+  report's FID beside ours.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__, classifier, metrics
+from .checkpoint import load_denoiser
+from .config import RunConfig
+from .data import load_mnist, to_uint8
+from .io import save_npy, write_json
+from .models import count_parameters
+from .profiles import PROFILES, Profile, get_profile
+from .report import STUDIES, Study, get_study
+from .sampling import ancestral_sample, ddim_sample
+from .training import kept_checkpoint, resolve_device, train
+
+RESULT_FORMAT = "ddpm-mnist/result"
+N_FIGURE_SAMPLES = 100
+
+
+# ---------------------------------------------------------------------------------------
+# one run
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Package version plus the git commit of the working tree when available (``+dirty`` if modified)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ddpm_mnist"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+{sha}{'.dirty' if dirty else ''}" if sha else __version__
+
+
+def run_dir(config: RunConfig, results_dir: str | Path) -> Path:
+    return Path(results_dir) / "runs" / config.hash()
+
+
+def checkpoint_path(config: RunConfig, results_dir: str | Path) -> Path:
+    return Path(results_dir) / "checkpoints" / f"{config.hash()}.pt"
+
+
+class CorruptResultError(RuntimeError):
+    """A result on disk is unreadable or incomplete."""
+
+
+def load_result(config: RunConfig, results_dir: str | Path) -> dict[str, Any] | None:
+    """The stored result of ``config`` (with ``samples``: uint8 (100, 28, 28)), None if there is none.
+
+    Raises :class:`CorruptResultError` for a truncated or inconsistent result."""
+    d = run_dir(config, results_dir)
+    path = d / "result.json"
+    if not path.exists():
+        return None
+    try:
+        result = json.loads(path.read_text())
+        if result.get("format") != RESULT_FORMAT or result["hash"] != config.hash() or "fid" not in result["metrics"]:
+            raise ValueError("missing fields or another config's hash")
+        result["samples"] = np.load(d / "samples.npy")
+    except (ValueError, KeyError, OSError) as exc:
+        raise CorruptResultError(f"result {d} is corrupt ({exc})") from None
+    return result
+
+
+def _loss_curve(losses: Sequence[float], points: int = 200) -> list[list[float]]:
+    """Mean loss over ``points`` equal chunks of the steps: [[last step of chunk, mean loss], ...]."""
+    n = len(losses)
+    if n == 0:
+        return []
+    edges = np.linspace(0, n, min(points, n) + 1).round().astype(int)
+    return [[int(b), float(np.mean(losses[a:b]))] for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.device, progress: bool) -> tuple[dict, np.ndarray]:
+    spec = config.spec
+    kw = dict(seed=config.seed, device=device, progress=progress)
+    t0 = time.perf_counter()
+    if config.sampler == "ddim":
+        x = ddim_sample(model, spec.alpha_bar(), spec.target, config.n_samples, steps=config.ddim_steps, eta=config.ddim_eta, **kw)
+    else:
+        x = ancestral_sample(model, spec.alpha_bar(), spec.target, config.n_samples, variance=config.variance, allow_undefined=True, **kw)
+    sample_time = time.perf_counter() - t0
+    nonfinite = float((~torch.isfinite(x)).flatten(1).any(1).float().mean())
+    images = to_uint8(x, spec.value_range)
+    t0 = time.perf_counter()
+    value = metrics.fid(images, reference=config.fid_reference, features=config.fid_features, device=str(device))
+    scored = {
+        "fid": value,
+        "features": config.fid_features,
+        "reference": config.fid_reference,
+        "n_samples": config.n_samples,
+        "nonfinite_fraction": nonfinite,
+        "digits": classifier.digit_summary(images),
+        "sample_time_s": round(sample_time, 2),
+        "score_time_s": round(time.perf_counter() - t0, 2),
+    }
+    return scored, images[:N_FIGURE_SAMPLES, 0].numpy()
+
+
+def _write_result(config, results_dir, *, profile, device, train_info, scored, samples, parameters) -> dict:
+    d = run_dir(config, results_dir)
+    result = {
+        "format": RESULT_FORMAT,
+        "hash": config.hash(),
+        "config": config.to_dict(),
+        "profile": profile,
+        "seed": config.seed,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads",
+        "code_version": code_version(),
+        "torch": torch.__version__,
+        "parameters": parameters,
+        "train": train_info,
+        "metrics": scored,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    save_npy(d / "samples.npy", samples)
+    write_json(d / "result.json", result)  # written last: its presence marks the run finished
+    return {**result, "samples": samples}
+
+
+def run(
+    config: RunConfig,
+    results_dir: str | Path,
+    *,
+    device: str = "auto",
+    profile: str | None = None,
+    fresh: bool = False,
+    milestones: Iterable[float] = (),
+    compile: bool | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train, sample and score ``config`` unless its result is already in ``results_dir``.
+
+    ``milestones``: further (smaller) epoch counts to score from the same training run; each
+    is stored as the result of ``config`` with that many epochs (identical to training it on
+    its own: the learning rate is constant and the data order depends only on the seed).
+    ``compile``: ``torch.compile`` the network (default: when training takes more than 500
+    steps). Returns the result of ``config`` (a dict, with ``samples``)."""
+    milestones = sorted(set(milestones) - {config.epochs})
+    targets = [config.with_param("epochs", e) for e in milestones] + [config]
+    if not fresh:
+        done = {}
+        for c in targets:
+            try:
+                done[c.hash()] = load_result(c, results_dir)
+            except CorruptResultError as exc:
+                warnings.warn(f"{exc}; recomputing it", stacklevel=2)
+                done[c.hash()] = None
+        if all(done.values()):
+            return done[config.hash()]
+    else:
+        done = {c.hash(): None for c in targets}
+
+    dev = resolve_device(device)
+    ck = checkpoint_path(config, results_dir)
+    if fresh:
+        ck.unlink(missing_ok=True)
+    images = load_mnist(train=True, value_range=config.value_range, subset=config.train_subset, seed=0)
+    steps_estimate = config.epochs * max(1, len(images) // min(config.batch_size, len(images)))
+    result = train(
+        config.spec, images, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, grad_clip=config.grad_clip,
+        ema_decay=config.ema_decay, seed=config.seed, device=dev, compile=steps_estimate > 500 if compile is None else compile,
+        checkpoint_path=ck, keep_epochs=milestones, progress=progress,
+    )
+    final = None
+    for c in targets:
+        if done.get(c.hash()):
+            continue
+        source = ck if c is config else Path(result.epoch_checkpoints[c.epochs])
+        state = torch.load(source, map_location="cpu", weights_only=False)
+        model, _ = load_denoiser(source, ema=config.ema_decay is not None, device=dev)
+        losses = state["losses"]
+        train_info = {
+            "steps": state["step"],
+            "images_seen": state["step"] * min(config.batch_size, len(images)),
+            "epochs": c.epochs,
+            "wall_time_s": round(state["train_time_s"], 2),
+            "final_loss": float(np.mean(losses[-50:])) if losses else None,
+            "loss_curve": _loss_curve(losses),
+            "train_images": len(images),
+        }
+        scored, samples = _sample_and_score(c, model, dev, progress)
+        out = _write_result(c, results_dir, profile=profile, device=dev, train_info=train_info, scored=scored, samples=samples,
+                            parameters=count_parameters(model))
+        if c is config:
+            final = out
+    return final if final is not None else load_result(config, results_dir)
+
+
+# ---------------------------------------------------------------------------------------
+# studies
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One training run of a study: the config to train, the epochs milestones scored from it,
+    and the study values it yields results for."""
+
+    config: RunConfig
+    milestones: tuple[float, ...] = ()
+
+
+def study_configs(study: Study, profile: Profile, seeds: Sequence[int]) -> list[tuple[Any, int, RunConfig]]:
+    """(value, seed, config) for every cell of ``study`` at ``profile``."""
+    out = []
+    for value in study.values:
+        for seed in seeds:
+            config = profile.apply(study.config_for(value)).with_param("seed", seed)
+            out.append((value, seed, config))
+    return out
+
+
+def plan(study: Study, profile: Profile, seeds: Sequence[int]) -> list[PlannedRun]:
+    """The training runs a study needs. The epochs study is one run per seed, scored at each
+    milestone; identical configs (e.g. a value equal to the base) are trained once."""
+    cells = study_configs(study, profile, seeds)
+    if study.param == "epochs":
+        runs = []
+        for seed in seeds:
+            configs = [c for _, s, c in cells if s == seed]
+            longest = max(configs, key=lambda c: c.epochs)
+            runs.append(PlannedRun(longest, tuple(sorted({c.epochs for c in configs} - {longest.epochs}))))
+        return runs
+    unique = {c.hash(): c for _, _, c in cells}
+    return [PlannedRun(c) for c in unique.values()]
+
+
+def shard_of(runs: Sequence[PlannedRun], shard: tuple[int, int] | None) -> list[PlannedRun]:
+    """The runs of shard ``(i, n)`` (0 <= i < n): a partition by config hash, the same on every machine."""
+    if shard is None:
+        return list(runs)
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
+    return [r for r in runs if int(r.config.hash(), 16) % n == i]
+
+
+def study(
+    name: str,
+    profile: str = "smoke",
+    *,
+    seeds: Sequence[int] = (0,),
+    results_dir: str | Path | None = None,
+    device: str = "auto",
+    fresh: bool = False,
+    shard: tuple[int, int] | None = None,
+    train_missing: bool = True,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run (or load) the study ``name`` at ``profile`` over ``seeds`` and tabulate it.
+
+    One row per studied value: ``value``, ``report_fid``, ``fid_mean``, ``fid_std`` (over
+    seeds; NaN with one seed), ``n_seeds``, ``fids``, ``train_time_s``, ``images_seen``,
+    ``parameters``, ``classes_covered``, and ``best`` / ``report_best`` flags. With a
+    ``shard`` only that shard's runs are computed and the table holds what is available.
+    ``train_missing=False`` builds the table from stored results only."""
+    st = get_study(name)
+    prof = get_profile(profile)
+    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    runs = plan(st, prof, seeds)
+    for r in shard_of(runs, shard) if train_missing else []:
+        run(r.config, results_dir, device=device, profile=prof.name, fresh=fresh, milestones=r.milestones, progress=progress)
+    return tabulate(st, prof, seeds, results_dir)
+
+
+def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | Path) -> pd.DataFrame:
+    """The study table from the results on disk (missing cells are left out of the means)."""
+    rows = []
+    for value in st.values:
+        found = []
+        for seed in seeds:
+            config = prof.apply(st.config_for(value)).with_param("seed", seed)
+            try:
+                res = load_result(config, results_dir)
+            except CorruptResultError:
+                res = None
+            if res is not None:
+                found.append(res)
+        fids = [r["metrics"]["fid"] for r in found]
+        rows.append({
+            "value": st.label(value),
+            "report_fid": st.report_fid.get(st.label(value)),
+            "fid_mean": float(np.mean(fids)) if fids else np.nan,
+            "fid_std": float(np.std(fids, ddof=1)) if len(fids) > 1 else np.nan,
+            "n_seeds": len(fids),
+            "fids": fids,
+            "train_time_s": float(np.mean([r["train"]["wall_time_s"] for r in found])) if found else np.nan,
+            "images_seen": found[0]["train"]["images_seen"] if found else np.nan,
+            "parameters": found[0]["parameters"] if found else np.nan,
+            "classes_covered": min(r["metrics"]["digits"]["classes_covered"] for r in found) if found else np.nan,
+        })
+    table = pd.DataFrame(rows)
+    table["best"] = table["fid_mean"] == table["fid_mean"].min()
+    table["report_best"] = table["value"] == st.label(st.report_choice)
+    return table
+
+
+def study_results(name: str, profile: str, seeds: Sequence[int] = (0,), results_dir: str | Path | None = None) -> dict[str, list[dict]]:
+    """The stored results of a study, by value label (for sample grids and loss curves)."""
+    st, prof = get_study(name), get_profile(profile)
+    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    out: dict[str, list[dict]] = {}
+    for value in st.values:
+        for seed in seeds:
+            res = load_result(prof.apply(st.config_for(value)).with_param("seed", seed), results_dir)
+            if res is not None:
+                out.setdefault(st.label(value), []).append(res)
+    return out
+
+
+__all__ = ["RunConfig", "run", "study", "tabulate", "plan", "shard_of", "load_result", "study_results", "PROFILES", "STUDIES"]

@@ -1,0 +1,108 @@
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from ddpm_mnist.config import RunConfig
+from ddpm_mnist.experiments import load_result, plan, run, run_dir, shard_of, study, tabulate
+from ddpm_mnist.profiles import PROFILES, get_profile
+from ddpm_mnist.report import DENSE, STUDIES, UNET, get_study
+
+SMOKE = get_profile("smoke")
+
+
+def test_hash_stable_across_processes():
+    code = "from ddpm_mnist.report import UNET; print(UNET.hash())"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert other == UNET.hash() and len(other) == 12
+    assert RunConfig(epochs=50).hash() == RunConfig(epochs=50.0).hash()
+
+
+def test_hash_changes_with_every_field():
+    changed = {
+        "model": "conv", "model_options": {"channels": (8, 16, 32), "n_convs": 10}, "T": 16, "schedule": "cosine",
+        "loss": "x-prev-l1", "value_range": "[0,1]", "batch_size": 128, "epochs": 49, "lr": 2e-3, "grad_clip": None,
+        "ema_decay": 0.999, "train_subset": 1000, "sampler": "ddim", "variance": "beta-tilde", "ddim_steps": 5,
+        "ddim_eta": 1.0, "n_samples": 9999, "fid_features": "inception", "fid_reference": "train", "seed": 1,
+    }
+    assert set(changed) == {f.name for f in dataclasses.fields(RunConfig)}
+    hashes = {UNET.hash()}
+    for name, value in changed.items():
+        opts = {"model_options": {}} if name == "model" else {}
+        hashes.add(dataclasses.replace(UNET, **{name: value, **opts}).hash())
+    assert len(hashes) == len(changed) + 1
+
+
+def test_config_round_trip_and_errors():
+    assert RunConfig.from_dict(json.loads(json.dumps(UNET.to_dict()))) == UNET
+    with pytest.raises(ValueError, match="valid samplers"):
+        RunConfig(sampler="euler")
+    with pytest.raises(ValueError, match="has no field 'epoch'"):
+        UNET.with_param("epoch", 3)
+    with pytest.raises(ValueError, match="valid studies"):
+        get_study("lr")
+    with pytest.raises(ValueError, match="valid profiles"):
+        get_profile("gpu")
+
+
+def test_profiles():
+    cpu = PROFILES["cpu"].apply(UNET)
+    assert cpu.epochs == pytest.approx(3.0) and cpu.n_samples == 1000 and cpu.train_subset is None
+    assert PROFILES["paper"].apply(UNET).epochs == 50 and PROFILES["paper"].apply(UNET).n_samples == 10_000
+    assert PROFILES["cpu"].apply(DENSE).epochs == 12 and PROFILES["cpu"].capped(1000)
+    assert SMOKE.apply(UNET).train_subset == 128
+
+
+def test_plans_and_shards():
+    st = get_study("epochs")
+    runs = plan(st, get_profile("cpu"), seeds=[0, 1])
+    assert len(runs) == 2 and all(r.config.epochs == 12 for r in runs)
+    assert runs[0].milestones == pytest.approx((0.06, 0.3, 0.6, 1.5, 3.0, 6.0))
+    runs = plan(get_study("noising-steps"), SMOKE, seeds=[0, 1, 2])
+    assert len(runs) == 36
+    parts = [shard_of(runs, (i, 4)) for i in range(4)]
+    hashes = [r.config.hash() for part in parts for r in part]
+    assert sorted(hashes) == sorted(r.config.hash() for r in runs) and len(set(hashes)) == len(hashes)
+    assert all(parts)
+
+
+@pytest.fixture()
+def results(tmp_path):
+    return tmp_path / "results"
+
+
+def test_run_caches_resumes_and_detects_corruption(results):
+    config = SMOKE.apply(UNET).with_param("n_samples", 16)
+    first = run(config, results, device="cpu", profile="smoke", progress=False)
+    assert first["samples"].shape == (16, 28, 28) and first["samples"].dtype == np.uint8
+    assert first["metrics"]["n_samples"] == 16 and first["metrics"]["features"] == "mnist-cnn"
+    assert first["profile"] == "smoke" and first["train"]["images_seen"] > 0 and first["code_version"]
+    t0 = time.perf_counter()
+    again = run(config, results, device="cpu", progress=False)
+    assert time.perf_counter() - t0 < 1.0 and again["created"] == first["created"]
+    time.sleep(1.1)
+    fresh = run(config, results, device="cpu", fresh=True, progress=False)
+    assert fresh["created"] != first["created"]
+    path = run_dir(config, results) / "result.json"
+    path.write_text(path.read_text()[:100])
+    with pytest.warns(UserWarning, match="corrupt"):
+        redone = run(config, results, device="cpu", progress=False)
+    assert redone["metrics"]["fid"] == pytest.approx(fresh["metrics"]["fid"], rel=1e-4)
+
+
+def test_smoke_study_table(results):
+    table = study("epochs", "smoke", seeds=[0], results_dir=results, device="cpu", progress=False)
+    st = STUDIES["epochs"]
+    assert list(table["value"]) == [st.label(v) for v in st.values]
+    assert {"value", "report_fid", "fid_mean", "fid_std", "n_seeds", "train_time_s", "parameters", "best", "report_best"} <= set(table.columns)
+    assert (table["n_seeds"] == 1).all() and table["fid_mean"].notna().all()
+    assert table.loc[table["value"] == "50", "report_fid"].item() == 12.6
+    assert table["report_best"].sum() == 1
+    # stored results alone rebuild the same table
+    again = tabulate(st, SMOKE, [0], results)
+    assert np.allclose(again["fid_mean"], table["fid_mean"])
+    assert load_result(SMOKE.apply(st.config_for(1)), results) is not None

@@ -16,9 +16,17 @@ $(STAMP): pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
-## test: the whole test suite (unit, integration, notebooks with nbval)
+SMOKE     := $(abspath _build/smoke)
+SMOKE_ENV := DDPM_PROFILE=smoke DDPM_RESULTS_DIR=$(SMOKE)/results MPLBACKEND=Agg
+
+## test: the whole test suite. Builds the book in the smoke profile (warnings are errors),
+## then runs the unit and integration tests, nbval on every executed chapter (re-executed
+## from the stored smoke results and compared) and the checks of the built HTML.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	rm -rf $(SMOKE)
+	$(SMOKE_ENV) $(BIN)/jupyter-book build . --path-output $(SMOKE) -W --keep-going
+	$(SMOKE_ENV) DDPM_SMOKE_BOOK=$(SMOKE)/_build $(BIN)/python -m pytest -q tests $(SMOKE)/_build/jupyter_execute \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 ## test-fast: everything but the tests marked slow
 test-fast: $(STAMP)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import load_mnist
 from .io import save_torch, write_json

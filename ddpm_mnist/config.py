@@ -12,6 +12,15 @@ from . import metrics
 from .checkpoint import DenoiserSpec
 
 
+HASH_OPTIONAL: frozenset[str] = frozenset()
+"""Fields added after results were first published: omitted from the hash at their default.
+Every field added to :class:`RunConfig` from now on goes here."""
+
+
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Every setting of a run. Defaults: the report's U-Net baseline (its section 4.3) at the
@@ -64,8 +73,15 @@ class RunConfig:
         return cls(**{**d, "model_options": opts})
 
     def hash(self) -> str:
-        """Stable 12-hex-digit name of this config (the same in every process and session)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Stable 12-hex-digit name of this config (the same in every process and session).
+
+        Fields in :data:`HASH_OPTIONAL` are left out while they hold their default, so that
+        adding a field later does not rename the results stored before it."""
+        d = self.to_dict()
+        for f in dataclasses.fields(self):
+            if f.name in HASH_OPTIONAL and getattr(self, f.name) == _default(f):
+                del d[f.name]
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def with_param(self, param: str, value: Any) -> RunConfig:

@@ -227,20 +227,29 @@ class PlannedRun:
     milestones: tuple[float, ...] = ()
 
 
-def study_configs(study: Study, profile: Profile, seeds: Sequence[int]) -> list[tuple[Any, int, RunConfig]]:
-    """(value, seed, config) for every cell of ``study`` at ``profile``."""
+def study_configs(study: Study, profile: Profile, seeds: Sequence[int], values: Sequence[Any] | None = None) -> list[tuple[Any, int, RunConfig]]:
+    """(value, seed, config) for every cell of ``study`` at ``profile`` (or only ``values``)."""
     out = []
-    for value in study.values:
+    for value in _values(study, values):
         for seed in seeds:
             config = profile.apply(study.config_for(value)).with_param("seed", seed)
             out.append((value, seed, config))
     return out
 
 
-def plan(study: Study, profile: Profile, seeds: Sequence[int]) -> list[PlannedRun]:
+def _values(study: Study, values: Sequence[Any] | None) -> tuple[Any, ...]:
+    if values is None:
+        return study.values
+    unknown = [v for v in values if v not in study.values]
+    if unknown:
+        raise ValueError(f"{unknown} not among the values of study {study.name!r}: {list(study.values)}")
+    return tuple(values)
+
+
+def plan(study: Study, profile: Profile, seeds: Sequence[int], values: Sequence[Any] | None = None) -> list[PlannedRun]:
     """The training runs a study needs. The epochs study is one run per seed, scored at each
     milestone; identical configs (e.g. a value equal to the base) are trained once."""
-    cells = study_configs(study, profile, seeds)
+    cells = study_configs(study, profile, seeds, values)
     if study.param == "epochs":
         runs = []
         for seed in seeds:
@@ -267,6 +276,7 @@ def study(
     profile: str = "smoke",
     *,
     seeds: Sequence[int] = (0,),
+    values: Sequence[Any] | None = None,
     results_dir: str | Path | None = None,
     device: str = "auto",
     fresh: bool = False,
@@ -280,20 +290,21 @@ def study(
     seeds; NaN with one seed), ``n_seeds``, ``fids``, ``train_time_s``, ``images_seen``,
     ``parameters``, ``classes_covered``, and ``best`` / ``report_best`` flags. With a
     ``shard`` only that shard's runs are computed and the table holds what is available.
-    ``train_missing=False`` builds the table from stored results only."""
+    ``train_missing=False`` builds the table from stored results only. ``values``: only these
+    of the study's values."""
     st = get_study(name)
     prof = get_profile(profile)
     results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
-    runs = plan(st, prof, seeds)
+    runs = plan(st, prof, seeds, values)
     for r in shard_of(runs, shard) if train_missing else []:
         run(r.config, results_dir, device=device, profile=prof.name, fresh=fresh, milestones=r.milestones, progress=progress)
-    return tabulate(st, prof, seeds, results_dir)
+    return tabulate(st, prof, seeds, results_dir, values)
 
 
-def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | Path) -> pd.DataFrame:
+def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | Path, values: Sequence[Any] | None = None) -> pd.DataFrame:
     """The study table from the results on disk (missing cells are left out of the means)."""
     rows = []
-    for value in st.values:
+    for value in _values(st, values):
         found = []
         for seed in seeds:
             config = prof.apply(st.config_for(value)).with_param("seed", seed)
@@ -322,12 +333,14 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
     return table
 
 
-def study_results(name: str, profile: str, seeds: Sequence[int] = (0,), results_dir: str | Path | None = None) -> dict[str, list[dict]]:
+def study_results(
+    name: str, profile: str, seeds: Sequence[int] = (0,), results_dir: str | Path | None = None, values: Sequence[Any] | None = None
+) -> dict[str, list[dict]]:
     """The stored results of a study, by value label (for sample grids and loss curves)."""
     st, prof = get_study(name), get_profile(profile)
     results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
     out: dict[str, list[dict]] = {}
-    for value in st.values:
+    for value in _values(st, values):
         for seed in seeds:
             res = load_result(prof.apply(st.config_for(value)).with_param("seed", seed), results_dir)
             if res is not None:

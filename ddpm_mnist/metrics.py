@@ -247,3 +247,36 @@ def fid(
     mu_r, sigma_r = reference_stats(reference, features, device)
     mu, sigma = feature_stats(get_extractor(features, device).features(x))
     return frechet_distance(mu, sigma, mu_r, sigma_r)
+
+
+def blurred(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """uint8 images blurred by a Gaussian of standard deviation ``sigma`` pixels."""
+    from torchvision.transforms.functional import gaussian_blur
+
+    return gaussian_blur(images.float(), kernel_size=9, sigma=sigma).round().clamp(0, 255).to(torch.uint8)
+
+
+def noised(images: torch.Tensor, std: float, seed: int = 0) -> torch.Tensor:
+    """uint8 images plus Gaussian pixel noise of standard deviation ``std`` (in 0-255 units)."""
+    g = torch.Generator().manual_seed(seed)
+    return (images.float() + std * torch.randn(images.shape, generator=g)).round().clamp(0, 255).to(torch.uint8)
+
+
+def sanity_fids(n: int = 2000, features: str = "mnist-cnn", reference: str = "test") -> "pd.DataFrame":
+    """FIDs of known image sets against the ``reference`` split, to calibrate the scale:
+    the reference itself, ``n`` images of the other split, ``n`` reference images blurred or
+    noised in increasing steps, and ``n`` images of uniform noise. Columns: ``images``,
+    ``kind``, ``level``, ``fid``."""
+    import pandas as pd
+
+    ref, _ = load_mnist_uint8(train=reference == "train")
+    other, _ = load_mnist_uint8(train=reference != "train")
+    subset = ref[:n]
+    rows = [("the reference set itself", "identity", 0.0, ref), (f"{n} images of the other split", "other split", 0.0, other[:n])]
+    rows += [(f"blur, sigma = {s} px", "blur", s, blurred(subset, s)) for s in (0.5, 1.0, 1.5, 2.0)]
+    rows += [(f"pixel noise, std = {s}/255", "noise", s, noised(subset, s)) for s in (16, 48, 96, 160)]
+    uniform = torch.randint(0, 256, (n, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    rows.append(("uniform noise images", "uniform", 0.0, uniform))
+    return pd.DataFrame(
+        [{"images": name, "kind": kind, "level": level, "fid": fid(x, reference=reference, features=features)} for name, kind, level, x in rows]
+    )

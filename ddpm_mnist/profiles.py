@@ -4,7 +4,7 @@ A profile rewrites the budget fields of a :class:`~ddpm_mnist.config.RunConfig` 
 training-set size, samples scored) and leaves every other hyperparameter as the report set it.
 
 ``smoke``
-    CI, nbval and tests: 128 training images, a step or two of training, 32 samples scored.
+    CI, nbval and tests: 128 training images, a step or two of training, 8 samples scored.
     Numbers are meaningless; every code path is real.
 ``cpu``
     The published book, computed on a 2-core CPU without AVX-512 (about 190 training
@@ -74,7 +74,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", 0.002, 2, 128, 32, "CI: seconds per chapter; numbers meaningless"),
+    "smoke": Profile("smoke", 0.002, 2, 128, 8, "CI: seconds per chapter; numbers meaningless"),
     "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book: 2 CPU cores, about twelve hours for all studies"),
     "paper": Profile("paper", 1.0, None, None, 10_000, "the report's budget: full data, its epochs, 10,000 samples"),
 }

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import diffusion, schedules
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .checkpoint import DenoiserSpec
@@ -144,7 +144,9 @@ def train(
     total_steps = steps_for(epochs, steps_per_epoch)
     if bad := sorted(e for e in keep_epochs if not 0 < e <= epochs):
         raise ValueError(f"keep_epochs {bad} outside (0, {epochs}]")
-    milestones = {steps_for(e, steps_per_epoch): e for e in keep_epochs}
+    milestones: dict[int, list[float]] = {}
+    for e in keep_epochs:
+        milestones.setdefault(steps_for(e, steps_per_epoch), []).append(e)
 
     torch.manual_seed(seed)  # the initial weights
     model = spec.build().to(device)
@@ -204,15 +206,15 @@ def train(
         if step % 20 == 0:
             bar.set_postfix(loss=f"{sum(losses[-20:]) / 20:.4f}")
         if checkpoint_path is not None:
-            if step in milestones:
-                save(kept_checkpoint(checkpoint_path, milestones[step]))
+            for e in milestones.get(step, []):
+                save(kept_checkpoint(checkpoint_path, e))
             if step % checkpoint_every == 0 or step == end or step % steps_per_epoch == 0:
                 save(checkpoint_path)
     bar.close()
     result.steps, result.images_seen = step, step * bs
     result.wall_time_s = time_before + time.perf_counter() - start
     if checkpoint_path is not None:
-        for e in milestones.values():
+        for e in (e for es in milestones.values() for e in es):
             if kept_checkpoint(checkpoint_path, e).exists():
                 result.epoch_checkpoints[e] = str(kept_checkpoint(checkpoint_path, e))
     return result

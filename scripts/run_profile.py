@@ -1,0 +1,44 @@
+"""Compute every study of a profile, one run at a time, resumably (for ``nohup``).
+
+Runs are taken in the order of ``ORDER`` (cheap and central first); a finished run is
+skipped, an interrupted one resumes from its checkpoint. Results land in
+``results/<profile>/runs/<hash>/``; commit them as they appear. Usage::
+
+    nohup python scripts/run_profile.py --profile cpu > results/cpu/runner.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ddpm_mnist.book import CHAPTER_SEEDS
+from ddpm_mnist.experiments import load_result, plan, run
+from ddpm_mnist.profiles import get_profile
+from ddpm_mnist.report import STUDIES
+
+ORDER = ["models", "loss", "noising-process", "normalization", "channels", "batch-size", "noising-steps", "epochs"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--studies", nargs="+", default=ORDER, choices=list(STUDIES))
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    prof = get_profile(args.profile)
+    assert set(ORDER) == set(STUDIES), "ORDER must list every study"
+    for name in args.studies:
+        for r in plan(STUDIES[name], prof, CHAPTER_SEEDS.get(name, [0])):
+            targets = [r.config.with_param("epochs", e) for e in r.milestones] + [r.config]
+            if all(load_result(c, prof.results_dir) for c in targets):
+                continue
+            t0 = time.time()
+            print(f"{time.strftime('%H:%M:%S')} {name}: run {r.config.hash()} (seed {r.config.seed}, {r.config.epochs:g} epochs) ...", flush=True)
+            result = run(r.config, prof.results_dir, device=args.device, profile=prof.name, milestones=r.milestones, progress=False)
+            print(f"{time.strftime('%H:%M:%S')} {name}: {r.config.hash()} FID {result['metrics']['fid']:.2f} "
+                  f"in {(time.time() - t0) / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()

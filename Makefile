@@ -4,7 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test test-fast bench clean-book
+# Chapters execute with book/ as working directory: make a relative data path absolute.
+ifdef DDPM_MNIST_DATA
+export DDPM_MNIST_DATA := $(abspath $(DDPM_MNIST_DATA))
+endif
+
+.PHONY: book test test-fast bench notebooks clean-book
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +20,11 @@ $(STAMP): pyproject.toml
 ## book: build the Jupyter Book into _build/html (from the committed results; no training)
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+## notebooks: write book/<chapter>.ipynb from the MyST sources, for papermill:
+##   papermill book/<chapter>.ipynb out.ipynb -p profile paper -p device cuda
+notebooks: $(STAMP)
+	$(BIN)/jupytext --to ipynb book/*.md
 
 SMOKE     := $(abspath _build/smoke)
 SMOKE_ENV := DDPM_PROFILE=smoke DDPM_RESULTS_DIR=$(SMOKE)/results MPLBACKEND=Agg

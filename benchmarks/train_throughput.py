@@ -1,6 +1,6 @@
 """Training throughput of the report's baseline U-Net ((32, 64, 128), 10 convolutions, batch 256).
 
-Prints images/s and GFLOP/s of one optimisation step for
+Prints images/s (median step, the variants interleaved) and GFLOP/s of one optimisation step for
   * the naive loop: eager fp32, the textbook ``zero_grad / backward / step``;
   * each variant of the project's step (:func:`ddpm_mnist.training.make_train_step`):
     channels-last, bf16 autocast, torch.compile, and the combination the project uses
@@ -42,20 +42,14 @@ def flops_per_step(batch: int, device) -> float:
     return counter.get_total_flops()
 
 
-def images_per_s(step, x0, gen, steps: int, warmup: int, device) -> float:
-    for _ in range(warmup):
-        step(x0, gen)
-    times = []
-    for _ in range(steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        step(x0, gen).item()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return len(x0) / times[len(times) // 2]  # median step
+def time_step(step, x0, gen, device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    step(x0, gen).item()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -75,30 +69,36 @@ def main() -> None:
 
     model = SPEC.build().to(device)
     opt = torch.optim.AdamW(model.parameters())
-    gen = torch.Generator(device=device).manual_seed(0)
-    base = images_per_s(lambda x, g: naive_step(model, opt, x, g), x0, gen, args.steps, 2, device)
-    rows = [("naive fp32 loop", base)]
-
-    variants = [("project: channels-last", dict(channels_last=True)), ("project: torch.compile", dict(compile=True))]
+    variants = [("naive fp32 loop", lambda x, g, m=model, o=opt: naive_step(m, o, x, g), x0)]
+    settings = [("project: channels-last", dict(channels_last=True)), ("project: torch.compile", dict(compile=True)),
+                ("project: torch.compile + channels-last", dict(compile=True, channels_last=True))]
     if not args.skip_bf16:
-        variants.insert(1, ("project: bf16 autocast + channels-last", dict(channels_last=True, autocast=torch.bfloat16)))
+        settings.insert(1, ("project: bf16 autocast + channels-last", dict(channels_last=True, autocast=torch.bfloat16)))
     chosen = autocast_dtype(device)
-    variants.append((f"project default on {device.type}: compile" + (f" + {chosen}" if chosen else " (fp32)"),
+    settings.append((f"project default on {device.type}: compile" + (f" + {chosen}" if chosen else " (fp32)"),
                      dict(compile=True, autocast=chosen)))
-    for name, kw in variants:
+    for name, kw in settings:
         model = SPEC.build().to(device)
         channels_last = kw.pop("channels_last", False)
         data = x0
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
             data = x0.contiguous(memory_format=torch.channels_last)
-        step = make_train_step(SPEC, model, torch.optim.AdamW(model.parameters()), grad_clip=None, **kw)
-        warm = 3 if kw.get("compile") else 2
+        variants.append((name, make_train_step(SPEC, model, torch.optim.AdamW(model.parameters()), grad_clip=None, **kw), data))
+
+    gens = [torch.Generator(device=device).manual_seed(0) for _ in variants]
+    for (name, step, data), gen in zip(variants, gens):  # warm-up, compilation included
         t0 = time.perf_counter()
-        rate = images_per_s(step, data, torch.Generator(device=device).manual_seed(0), args.steps, warm, device)
-        rows.append((name, rate))
-        if kw.get("compile"):
-            print(f"  ({name}: compiling and warm-up took {time.perf_counter() - t0 - args.steps * len(x0) / rate:.0f} s)")
+        for _ in range(3):
+            step(data, gen)
+        print(f"  warm-up of {name}: {time.perf_counter() - t0:.0f} s")
+    # interleave the variants, so that drifts in the machine's speed hit them alike
+    times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    for _ in range(args.steps):
+        for (name, step, data), gen in zip(variants, gens):
+            times[name].append(time_step(step, data, gen, device))
+    rows = [(name, len(x0) / sorted(ts)[len(ts) // 2]) for name, ts in times.items()]
+    base = rows[0][1]
 
     print(f"\n{'step':48s} {'images/s':>9s} {'GFLOP/s':>8s} {'ratio':>6s}")
     for name, rate in rows:

@@ -98,12 +98,16 @@ def load_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], so
         raise CheckpointError(f"checkpoint {source} does not match the model: {exc}") from None
 
 
-def load_denoiser(path: str | os.PathLike, ema: bool = True, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, DenoiserSpec]:
-    """Rebuild the network saved at ``path`` (with its EMA weights if ``ema`` and present), in eval mode."""
-    payload = read(path)
+def denoiser_from(payload: dict[str, Any], ema: bool = True, device: str | torch.device = "cpu", source: str = "checkpoint") -> tuple[torch.nn.Module, DenoiserSpec]:
+    """Rebuild the network of a checkpoint read by :func:`read` (EMA weights if ``ema`` and present), in eval mode."""
     spec = DenoiserSpec.from_dict(payload["spec"])
     model = spec.build()
     weights = payload.get("ema_state_dict") if ema and payload.get("ema_state_dict") else payload["state_dict"]
-    load_weights(model, weights, str(path))
+    load_weights(model, weights, source)
     return model.to(device).eval(), spec
+
+
+def load_denoiser(path: str | os.PathLike, ema: bool = True, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, DenoiserSpec]:
+    """Rebuild the network saved at ``path`` (with its EMA weights if ``ema`` and present), in eval mode."""
+    return denoiser_from(read(path), ema, device, str(path))
 

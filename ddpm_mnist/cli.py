@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=100)
     p.add_argument("--out", required=True, help=".npy (uint8 array (N, 28, 28)) or .png (grid)")
     p.add_argument("--sampler", choices=["ancestral", "ddim"], default="ancestral")
-    p.add_argument("--variance", choices=["beta", "beta-tilde"], default="beta", help="ancestral sampler's sigma_t^2")
+    p.add_argument("--variance", choices=["report", "beta", "beta-tilde"], default="report", help="ancestral sampler: sigma_t^2 = beta_{t-1} (the report), beta_t (Ho et al.) or the posterior variance")
     p.add_argument("--steps", type=int, default=None, help="DDIM: number of steps")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM: eta")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")

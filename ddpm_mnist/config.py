@@ -17,6 +17,10 @@ HASH_OPTIONAL: frozenset[str] = frozenset()
 Every field added to :class:`RunConfig` from now on goes here."""
 
 
+SAMPLING_FIELDS = ("sampler", "variance", "ddim_steps", "ddim_eta", "n_samples", "fid_features", "fid_reference")
+"""Fields that change how a trained network is sampled and scored, not the network."""
+
+
 def _default(f: dataclasses.Field) -> Any:
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
@@ -42,7 +46,7 @@ class RunConfig:
     train_subset: int | None = None  # None: all 60,000 training images
     # sampling and scoring
     sampler: str = "ancestral"  # "ancestral" or "ddim"
-    variance: str = "beta"  # ancestral: "beta" or "beta-tilde"
+    variance: str = "report"  # ancestral: "report" (the report's section 2.3), "beta" or "beta-tilde"
     ddim_steps: int | None = None
     ddim_eta: float = 0.0
     n_samples: int = 10_000
@@ -77,9 +81,17 @@ class RunConfig:
 
         Fields in :data:`HASH_OPTIONAL` are left out while they hold their default, so that
         adding a field later does not rename the results stored before it."""
+        return self._hash(exclude=())
+
+    def train_hash(self) -> str:
+        """Like :meth:`hash`, over the fields that affect training only: configs that differ
+        only in how they sample or score share one trained network."""
+        return self._hash(exclude=SAMPLING_FIELDS)
+
+    def _hash(self, exclude: tuple[str, ...]) -> str:
         d = self.to_dict()
         for f in dataclasses.fields(self):
-            if f.name in HASH_OPTIONAL and getattr(self, f.name) == _default(f):
+            if f.name in exclude or (f.name in HASH_OPTIONAL and getattr(self, f.name) == _default(f)):
                 del d[f.name]
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]

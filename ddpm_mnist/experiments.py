@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from . import __version__, classifier, metrics
-from .checkpoint import load_denoiser
+from . import checkpoint as ckpt
 from .config import RunConfig
 from .data import load_mnist, to_uint8
 from .io import save_npy, write_json
@@ -36,7 +36,7 @@ from .models import count_parameters
 from .profiles import PROFILES, Profile, get_profile
 from .report import STUDIES, Study, get_study
 from .sampling import ancestral_sample, ddim_sample
-from .training import kept_checkpoint, resolve_device, train
+from .training import resolve_device, train
 
 RESULT_FORMAT = "ddpm-mnist/result"
 N_FIGURE_SAMPLES = 100
@@ -63,7 +63,8 @@ def run_dir(config: RunConfig, results_dir: str | Path) -> Path:
 
 
 def checkpoint_path(config: RunConfig, results_dir: str | Path) -> Path:
-    return Path(results_dir) / "checkpoints" / f"{config.hash()}.pt"
+    """The training checkpoint, shared by configs that differ only in sampling and scoring."""
+    return Path(results_dir) / "checkpoints" / f"{config.train_hash()}.pt"
 
 
 class CorruptResultError(RuntimeError):
@@ -161,8 +162,9 @@ def run(
     ``milestones``: further (smaller) epoch counts to score from the same training run; each
     is stored as the result of ``config`` with that many epochs (identical to training it on
     its own: the learning rate is constant and the data order depends only on the seed).
-    ``compile``: ``torch.compile`` the network (default: when training takes more than 500
-    steps). Returns the result of ``config`` (a dict, with ``samples``)."""
+    ``compile``: ``torch.compile`` the network (default: on CUDA only; on the 2-core AVX2 CPU
+    this project is developed on it gives no speed-up, see ``benchmarks/train_throughput.py``).
+    Returns the result of ``config`` (a dict, with ``samples``)."""
     milestones = sorted(set(milestones) - {config.epochs})
     targets = [config.with_param("epochs", e) for e in milestones] + [config]
     if not fresh:
@@ -183,10 +185,9 @@ def run(
     if fresh:
         ck.unlink(missing_ok=True)
     images = load_mnist(train=True, value_range=config.value_range, subset=config.train_subset, seed=0)
-    steps_estimate = config.epochs * max(1, len(images) // min(config.batch_size, len(images)))
     result = train(
         config.spec, images, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, grad_clip=config.grad_clip,
-        ema_decay=config.ema_decay, seed=config.seed, device=dev, compile=steps_estimate > 500 if compile is None else compile,
+        ema_decay=config.ema_decay, seed=config.seed, device=dev, compile=dev.type == "cuda" if compile is None else compile,
         checkpoint_path=ck, keep_epochs=milestones, progress=progress,
     )
     final = None
@@ -194,8 +195,8 @@ def run(
         if done.get(c.hash()):
             continue
         source = ck if c is config else Path(result.epoch_checkpoints[c.epochs])
-        state = torch.load(source, map_location="cpu", weights_only=False)
-        model, _ = load_denoiser(source, ema=config.ema_decay is not None, device=dev)
+        state = ckpt.read(source)
+        model, _ = ckpt.denoiser_from(state, ema=config.ema_decay is not None, device=dev, source=str(source))
         losses = state["losses"]
         train_info = {
             "steps": state["step"],

@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from . import classifier
@@ -262,13 +263,11 @@ def noised(images: torch.Tensor, std: float, seed: int = 0) -> torch.Tensor:
     return (images.float() + std * torch.randn(images.shape, generator=g)).round().clamp(0, 255).to(torch.uint8)
 
 
-def sanity_fids(n: int = 2000, features: str = "mnist-cnn", reference: str = "test") -> "pd.DataFrame":
+def sanity_fids(n: int = 2000, features: str = "mnist-cnn", reference: str = "test") -> pd.DataFrame:
     """FIDs of known image sets against the ``reference`` split, to calibrate the scale:
     the reference itself, ``n`` images of the other split, ``n`` reference images blurred or
     noised in increasing steps, and ``n`` images of uniform noise. Columns: ``images``,
     ``kind``, ``level``, ``fid``."""
-    import pandas as pd
-
     ref, _ = load_mnist_uint8(train=reference == "train")
     other, _ = load_mnist_uint8(train=reference != "train")
     subset = ref[:n]

@@ -23,6 +23,14 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def check_input(x: torch.Tensor, t: torch.Tensor, channels: int) -> None:
+    """Raise a ValueError unless ``x`` is (B, channels, 28, 28) and ``t`` is (B,) integer."""
+    if x.dim() != 4 or x.shape[1:] != (channels, 28, 28):
+        raise ValueError(f"expected images of shape (B, {channels}, 28, 28), got {tuple(x.shape)}")
+    if t.shape != (x.shape[0],) or t.is_floating_point():
+        raise ValueError(f"expected integer time steps of shape ({x.shape[0]},), got {tuple(t.shape)} {t.dtype}")
+
+
 def _time_fraction(t: torch.Tensor, T: int, like: torch.Tensor) -> torch.Tensor:
     return (t.to(like.dtype) / T).reshape(-1, 1)
 
@@ -30,18 +38,19 @@ def _time_fraction(t: torch.Tensor, T: int, like: torch.Tensor) -> torch.Tensor:
 class Dense(nn.Module):
     """MLP denoiser on flattened images; ``hidden`` are the widths of the hidden layers."""
 
-    def __init__(self, T: int, hidden: tuple[int, ...] = (1024, 1024, 1024), image_channels: int = 1, image_size: int = 28):
+    def __init__(self, T: int, hidden: tuple[int, ...] = (1024, 1024, 1024), image_channels: int = 1):
         super().__init__()
         if not hidden:
             raise ValueError("dense: hidden must list at least one layer width")
         self.T = T
-        self.shape = (image_channels, image_size, image_size)
-        d = image_channels * image_size * image_size
+        self.image_channels = image_channels
+        d = image_channels * 28 * 28
         widths = [d, *hidden]
         self.layers = nn.ModuleList(nn.Linear(w + 1, w_next) for w, w_next in zip(widths[:-1], widths[1:]))
         self.out = nn.Linear(widths[-1] + 1, d)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        check_input(x, t, self.image_channels)
         tt = _time_fraction(t, self.T, x)
         h = x.flatten(1)
         for layer in self.layers:
@@ -57,10 +66,12 @@ class Conv(nn.Module):
         if n_convs < 2:
             raise ValueError(f"conv: n_convs must be at least 2 (input and output convolutions), got {n_convs}")
         self.T = T
+        self.image_channels = image_channels
         widths = [image_channels + 1] + [channels] * (n_convs - 1) + [image_channels]
         self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in zip(widths[:-1], widths[1:]))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        check_input(x, t, self.image_channels)
         tmap = _time_fraction(t, self.T, x).reshape(-1, 1, 1, 1).expand(-1, 1, *x.shape[2:])
         h = torch.cat([x, tmap], 1)
         for i, conv in enumerate(self.convs):
@@ -112,6 +123,7 @@ class UNet(nn.Module):
         per_block = [n_convs // n_blocks + (1 if i < n_convs % n_blocks else 0) for i in range(n_blocks)]
         self.T = T
         self.channels = channels
+        self.image_channels = image_channels
         temb_dim = 4 * channels[0]
         self.temb_dim = temb_dim
         self.time_mlp = nn.Sequential(nn.Linear(temb_dim, temb_dim), nn.SiLU(), nn.Linear(temb_dim, temb_dim))
@@ -130,6 +142,7 @@ class UNet(nn.Module):
         self.out = nn.Conv2d(channels[0], image_channels, 1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        check_input(x, t, self.image_channels)
         temb = self.time_mlp(sinusoidal_embedding(t, self.temb_dim).to(x.dtype))
         skips = []
         h = x

@@ -7,15 +7,15 @@ training-set size, samples scored) and leaves every other hyperparameter as the 
     CI, nbval and tests: 128 training images, a step or two of training, 8 samples scored.
     Numbers are meaningless; every code path is real.
 ``cpu``
-    The published book, computed on a 2-core CPU without AVX-512 (about 190 training
-    images/s for the baseline U-Net with ``torch.compile``, see ``benchmarks/``). All 60,000
+    The published book, computed on a 2-core AVX2 CPU (about 130 training images/s for the
+    baseline U-Net in fp32, see ``benchmarks/train_throughput.py``). All 60,000
     training images, the report's epochs scaled by 0.06 and capped at 12 epochs, and 1,000
     samples scored with the ``mnist-cnn`` extractor.
 
     Why this budget: the report's studies need about 32 distinct U-Net trainings (plus seeds),
     and the whole set must fit in about twelve hours. At 0.06 the report's 50-epoch
-    baseline sees 3 epochs = 180k images (about 16 minutes), and the study total is about
-    six million images. The epochs study is one run to the cap (12 epochs, 720k images;
+    baseline sees 3 epochs = 180k images (about 23 minutes), and the study total is about
+    six million images (about 13 hours with sampling). The epochs study is one run to the cap (12 epochs, 720k images;
     the report's 200 and 1000 epochs both map to the cap and are marked so). 1,000 samples
     keep the sampling cost of the T = 1000 run under half an hour; FIDs on 1,000 samples
     are biased upwards against those on 10,000, so they are compared only with each other.

@@ -10,14 +10,31 @@ device). With ``trajectory=True`` they also return the states visited, shape
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from tqdm import tqdm
 
 from . import diffusion, schedules
 
-VARIANCES = ("beta", "beta-tilde")
+VARIANCES = ("beta", "beta-tilde", "report")
+
+
+def reverse_variance(alpha_bar: torch.Tensor, variance: str) -> torch.Tensor:
+    r""":math:`\sigma_t^2` of the reverse step from :math:`x_t` to :math:`x_{t-1}`, for t = 0..T (shape (T+1,)).
+
+    ``"beta"``: :math:`\beta_t` (Ho et al.); ``"beta-tilde"``: :math:`\tilde\beta_t`; ``"report"``:
+    :math:`\beta_{t-1}`, the report's section 2.3 read literally (it draws
+    :math:`x_t = \mu_\theta(x_{t+1}, t+1) + \sqrt{\beta_t}\,\epsilon_t`, i.e. the variance of the
+    step that *produces* :math:`x_t` is :math:`\beta_t`)."""
+    if variance == "beta":
+        return schedules.beta(alpha_bar)
+    if variance == "beta-tilde":
+        return schedules.posterior_variance(alpha_bar)
+    if variance == "report":
+        b = schedules.beta(alpha_bar)
+        return torch.cat([b[:1], b[:-1]])
+    raise ValueError(f"unknown variance {variance!r}; valid: {', '.join(VARIANCES)}")
 
 
 class UndefinedStepError(ValueError):
@@ -41,6 +58,25 @@ def _batches(n: int, batch_size: int) -> list[int]:
     return [min(batch_size, n - i) for i in range(0, n, batch_size)]
 
 
+def _run_chains(chain: Callable[[torch.Tensor, torch.Generator], Iterator[torch.Tensor]], n: int, shape: tuple[int, ...],
+                seed: int, batch_size: int, device, trajectory: bool, progress: bool, desc: str):
+    """Run ``chain`` from N(0, I) noise in batches; the noise and every random draw come from one
+    generator seeded with ``seed``. Returns the last states (and the trajectories)."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    outs, trajs = [], []
+    for b in tqdm(_batches(n, batch_size), desc=desc, disable=not progress, leave=False):
+        x = torch.randn((b, *shape), generator=gen, device=device)
+        states = [x.cpu()]
+        for x in chain(x, gen):
+            if trajectory:
+                states.append(x.cpu())
+        outs.append(x.cpu())
+        if trajectory:
+            trajs.append(torch.stack(states))
+    samples = torch.cat(outs)
+    return (samples, torch.cat(trajs, 1)) if trajectory else samples
+
+
 def _model_output(model, x: torch.Tensor, t: int) -> torch.Tensor:
     tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
     return model(x, tt).float()
@@ -54,7 +90,7 @@ def ancestral_sample(
     n: int,
     *,
     seed: int = 0,
-    variance: str = "beta",
+    variance: str = "report",
     shape: tuple[int, int, int] = (1, 28, 28),
     batch_size: int = 500,
     device: str | torch.device = "cpu",
@@ -64,31 +100,20 @@ def ancestral_sample(
 ):
     r"""The report's sampler (its section 2.3): :math:`x_T \sim N(0, I)`, then for t = T..2
     :math:`x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z`, and finally :math:`x_0 = \mu_\theta(x_1, 1)`
-    without noise. ``variance`` picks :math:`\sigma_t^2`: ``"beta"`` (:math:`\beta_t`) or
-    ``"beta-tilde"`` (the posterior variance :math:`\tilde\beta_t`)."""
-    if variance not in VARIANCES:
-        raise ValueError(f"unknown variance {variance!r}; valid: {', '.join(VARIANCES)}")
+    without noise. ``variance`` picks :math:`\sigma_t^2`, see :func:`reverse_variance`."""
+    sigma = reverse_variance(alpha_bar, variance).sqrt().float()
     T = len(alpha_bar) - 1
     _check_defined(target, alpha_bar, range(1, T + 1), allow_undefined)
-    var = schedules.beta(alpha_bar) if variance == "beta" else schedules.posterior_variance(alpha_bar)
-    sigma = var.sqrt().float()
     model.eval()
-    gen = torch.Generator(device=device).manual_seed(seed)
-    outs, trajs = [], []
-    for b in tqdm(_batches(n, batch_size), desc="sampling", disable=not progress, leave=False):
-        x = torch.randn((b, *shape), generator=gen, device=device)
-        states = [x.cpu()] if trajectory else None
+
+    def chain(x: torch.Tensor, gen: torch.Generator) -> Iterator[torch.Tensor]:
         for t in range(T, 0, -1):
-            tt = torch.full((b,), t, device=device, dtype=torch.long)
+            tt = torch.full((len(x),), t, device=device, dtype=torch.long)
             mean = diffusion.mean_from(_model_output(model, x, t), target, x, tt, alpha_bar)
             x = mean + sigma[t] * torch.randn(x.shape, generator=gen, device=device) if t > 1 else mean
-            if trajectory:
-                states.append(x.cpu())
-        outs.append(x.cpu())
-        if trajectory:
-            trajs.append(torch.stack(states))
-    samples = torch.cat(outs)
-    return (samples, torch.cat(trajs, 1)) if trajectory else samples
+            yield x
+
+    return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "sampling")
 
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
@@ -130,13 +155,10 @@ def ddim_sample(
         )
     ab = alpha_bar.float()
     model.eval()
-    gen = torch.Generator(device=device).manual_seed(seed)
-    outs, trajs = [], []
-    for b in tqdm(_batches(n, batch_size), desc="DDIM sampling", disable=not progress, leave=False):
-        x = torch.randn((b, *shape), generator=gen, device=device)
-        states = [x.cpu()] if trajectory else None
+
+    def chain(x: torch.Tensor, gen: torch.Generator) -> Iterator[torch.Tensor]:
         for i, t in enumerate(ts):
-            tt = torch.full((b,), t, device=device, dtype=torch.long)
+            tt = torch.full((len(x),), t, device=device, dtype=torch.long)
             x0, eps = diffusion.x0_eps_from(_model_output(model, x, t), target, x, tt, alpha_bar)
             s = ts[i + 1] if i + 1 < len(ts) else 0
             if s == 0:
@@ -147,10 +169,6 @@ def ddim_sample(
                 x = a_s.sqrt() * x0 + (1 - a_s - sigma**2).clamp(min=0).sqrt() * eps
                 if eta > 0:
                     x = x + sigma * torch.randn(x.shape, generator=gen, device=device)
-            if trajectory:
-                states.append(x.cpu())
-        outs.append(x.cpu())
-        if trajectory:
-            trajs.append(torch.stack(states))
-    samples = torch.cat(outs)
-    return (samples, torch.cat(trajs, 1)) if trajectory else samples
+            yield x
+
+    return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "DDIM sampling")

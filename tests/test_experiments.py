@@ -37,6 +37,12 @@ def test_hash_changes_with_every_field():
     assert len(hashes) == len(changed) + 1
 
 
+def test_train_hash_ignores_sampling_fields():
+    ddim = dataclasses.replace(UNET, sampler="ddim", ddim_steps=5, n_samples=100, variance="beta")
+    assert ddim.train_hash() == UNET.train_hash() and ddim.hash() != UNET.hash()
+    assert dataclasses.replace(UNET, lr=2e-3).train_hash() != UNET.train_hash()
+
+
 def test_config_round_trip_and_errors():
     assert RunConfig.from_dict(json.loads(json.dumps(UNET.to_dict()))) == UNET
     with pytest.raises(ValueError, match="valid samplers"):

@@ -44,7 +44,10 @@ def test_bad_names_and_options():
     assert "hidden" in model_options("dense")
 
 
-def test_bad_input_shape_raises():
-    model = build_model("dense", T=10)
-    with pytest.raises(RuntimeError):
+@pytest.mark.parametrize("name", list(MODELS))
+def test_bad_input_shapes_say_what_is_expected(name):
+    model = build_model(name, T=10)
+    with pytest.raises(ValueError, match=r"expected images of shape \(B, 1, 28, 28\), got \(2, 1, 20, 20\)"):
         model(torch.randn(2, 1, 20, 20), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="expected integer time steps of shape"):
+        model(torch.randn(2, 1, 28, 28), torch.tensor([0.5, 0.2]))

@@ -3,8 +3,8 @@ import torch
 
 from ddpm_mnist import diffusion
 from ddpm_mnist.models import build_model
-from ddpm_mnist.sampling import UndefinedStepError, ancestral_sample, ddim_sample, ddim_timesteps
-from ddpm_mnist.schedules import alpha_bar
+from ddpm_mnist.sampling import UndefinedStepError, ancestral_sample, ddim_sample, ddim_timesteps, reverse_variance
+from ddpm_mnist.schedules import alpha_bar, beta
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +13,7 @@ def model():
     return build_model("unet", T=10, channels=(8, 16), n_convs=3)
 
 
-@pytest.mark.parametrize("variance", ["beta", "beta-tilde"])
+@pytest.mark.parametrize("variance", ["report", "beta", "beta-tilde"])
 def test_ancestral_shapes_and_determinism(model, variance):
     ab = alpha_bar("linear-noise", 10)
     a = ancestral_sample(model, ab, "mean", 5, seed=3, variance=variance, batch_size=2, progress=False)
@@ -66,6 +66,14 @@ def test_eps_model_on_report_schedule_is_refused_unless_allowed(model):
         ddim_sample(model, ab, "eps", 2, progress=False)
 
 
+def test_reverse_variances():
+    ab = alpha_bar("linear-noise", 15)
+    b = beta(ab)
+    assert torch.equal(reverse_variance(ab, "beta"), b)
+    assert torch.equal(reverse_variance(ab, "report")[2:], b[1:-1])  # the step t -> t-1 adds beta_{t-1}
+    assert torch.allclose(reverse_variance(ab, "beta-tilde")[2:], (1 - ab[1:-1]) / (1 - ab[2:]) * b[2:])
+
+
 def test_ddim_timesteps():
     assert ddim_timesteps(10, 3) == [10, 6, 1] or ddim_timesteps(10, 3) == [10, 5, 1]
     assert ddim_timesteps(10, 10) == list(range(10, 0, -1))
@@ -75,7 +83,7 @@ def test_ddim_timesteps():
 
 def test_bad_arguments(model):
     ab = alpha_bar("linear-noise", 10)
-    with pytest.raises(ValueError, match="valid: beta, beta-tilde"):
+    with pytest.raises(ValueError, match="valid: beta, beta-tilde, report"):
         ancestral_sample(model, ab, "mean", 2, variance="sigma", progress=False)
     with pytest.raises(ValueError, match="strictly decreasing"):
         ddim_sample(model, ab, "mean", 2, steps=[3, 5], progress=False)

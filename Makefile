@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# Chapters need the kernel's inline matplotlib backend to capture figures.
+unexport MPLBACKEND
+
 # Chapters execute with book/ as working directory: make a relative data path absolute.
 ifdef DDPM_MNIST_DATA
 export DDPM_MNIST_DATA := $(abspath $(DDPM_MNIST_DATA))
@@ -27,7 +30,7 @@ notebooks: $(STAMP)
 	$(BIN)/jupytext --to ipynb book/*.md
 
 SMOKE     := $(abspath _build/smoke)
-SMOKE_ENV := DDPM_PROFILE=smoke DDPM_RESULTS_DIR=$(SMOKE)/results MPLBACKEND=Agg
+SMOKE_ENV := DDPM_PROFILE=smoke DDPM_RESULTS_DIR=$(SMOKE)/results
 
 ## test: the whole test suite. Builds the book in the smoke profile (warnings are errors),
 ## then runs the unit and integration tests, nbval on every executed chapter (re-executed

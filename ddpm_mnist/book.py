@@ -149,8 +149,23 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str) -> dict[str, str]:
     return values
 
 
+CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
+    ("models", ["unet"], [0, 1, 2]),
+    ("models", ["dense", "conv"], [0]),
+    ("loss", None, [0]),
+    ("noising-process", None, [0]),
+    ("normalization", None, [0]),
+    ("channels", None, [0]),
+    ("batch-size", None, [0]),
+    ("noising-steps", None, [0]),
+    ("epochs", None, [0]),
+]
+"""(study, values or None for all, seeds) that the chapters show, in the order
+``scripts/run_profile.py`` computes them: the U-Net over three seeds (the yardstick of seed
+noise), the cheap dense and convolutional models once, then the studies."""
+
 CHAPTER_SEEDS: dict[str, list[int]] = {"models": [0, 1, 2]}
-"""Seeds each study's chapter uses by default (others: seed 0)."""
+"""Seeds of each study's summary row (others: seed 0)."""
 
 
 def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
@@ -181,13 +196,15 @@ def compute_time(profile: str, results_dir: str | Path | None = None) -> pd.Data
 
     A run shared by several studies (the baseline) is counted in each."""
     rows = []
-    for name, st in STUDIES.items():
-        results = [r for rs in experiments.study_results(name, profile, CHAPTER_SEEDS.get(name, [0]), results_dir).values() for r in rs]
+    for name, values, seeds in CHAPTER_RUNS:
+        st = STUDIES[name]
+        results = [r for rs in experiments.study_results(name, profile, seeds, results_dir, values).values() for r in rs]
         if st.param == "epochs":  # one training run per seed: count its longest milestone once
             results = sorted(results, key=lambda r: r["train"]["steps"])[-1:] + [
                 {**r, "train": {**r["train"], "wall_time_s": 0.0}} for r in sorted(results, key=lambda r: r["train"]["steps"])[:-1]]
         train = sum(r["train"]["wall_time_s"] for r in results)
         sample = sum(r["metrics"]["sample_time_s"] + r["metrics"]["score_time_s"] for r in results)
-        rows.append({"study": f"{st.section} {st.title}", "runs": len(results),
+        label = f"{st.section} {st.title}" + (f" ({', '.join(values)})" if values else "")
+        rows.append({"study": label, "runs": len(results),
                      "training (min)": round(train / 60, 1), "sampling + scoring (min)": round(sample / 60, 1)})
     return pd.DataFrame(rows)

@@ -1,6 +1,6 @@
 """Compute every study of a profile, one run at a time, resumably (for ``nohup``).
 
-Runs are taken in the order of ``ORDER`` (cheap and central first); a finished run is
+Runs are taken in the order of :data:`ddpm_mnist.book.CHAPTER_RUNS` (central first); a finished run is
 skipped, an interrupted one resumes from its checkpoint. Results land in
 ``results/<profile>/runs/<hash>/``; commit them as they appear. Usage::
 
@@ -12,24 +12,23 @@ from __future__ import annotations
 import argparse
 import time
 
-from ddpm_mnist.book import CHAPTER_SEEDS
+from ddpm_mnist.book import CHAPTER_RUNS
 from ddpm_mnist.experiments import load_result, plan, run
 from ddpm_mnist.profiles import get_profile
 from ddpm_mnist.report import STUDIES
 
-ORDER = ["models", "loss", "noising-process", "normalization", "channels", "batch-size", "noising-steps", "epochs"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--studies", nargs="+", default=ORDER, choices=list(STUDIES))
+    parser.add_argument("--studies", nargs="+", default=list(STUDIES), choices=list(STUDIES))
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     prof = get_profile(args.profile)
-    assert set(ORDER) == set(STUDIES), "ORDER must list every study"
-    for name in args.studies:
-        for r in plan(STUDIES[name], prof, CHAPTER_SEEDS.get(name, [0])):
+    assert {name for name, _, _ in CHAPTER_RUNS} == set(STUDIES), "CHAPTER_RUNS must cover every study"
+    for name, values, seeds in CHAPTER_RUNS:
+        if name not in args.studies:
+            continue
+        for r in plan(STUDIES[name], prof, seeds, values):
             targets = [r.config.with_param("epochs", e) for e in r.milestones] + [r.config]
             if all(load_result(c, prof.results_dir) for c in targets):
                 continue

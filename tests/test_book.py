@@ -32,7 +32,8 @@ def chapters() -> list[str]:
 
 
 def smoke_env(results: Path) -> dict:
-    env = dict(os.environ, DDPM_PROFILE="smoke", DDPM_RESULTS_DIR=str(results), MPLBACKEND="Agg")
+    env = dict(os.environ, DDPM_PROFILE="smoke", DDPM_RESULTS_DIR=str(results))
+    env.pop("MPLBACKEND", None)  # the kernel must use its inline backend, or figures are not captured
     if "DDPM_MNIST_DATA" in env:
         env["DDPM_MNIST_DATA"] = str(Path(env["DDPM_MNIST_DATA"]).resolve())
     return env

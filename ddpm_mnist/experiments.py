@@ -221,8 +221,8 @@ def run(
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One training run of a study: the config to train, the epochs milestones scored from it,
-    and the study values it yields results for."""
+    """One training run of a study: the config to train and the smaller epoch counts
+    (milestones) also scored from it."""
 
     config: RunConfig
     milestones: tuple[float, ...] = ()

@@ -21,7 +21,12 @@ import pandas as pd
 
 from . import experiments, plots
 from .profiles import get_profile
+from .config import RunConfig
 from .report import STUDIES, get_study
+
+TUNED_EPOCHS = [50, 1000]
+"""The tuned U-Net (book/tuned.md): the report's final configuration at the epochs of its figure 8
+(50) and of its best FID (1000); at the ``cpu`` profile 3 and 12 (the cap) epochs."""
 
 PARAM_LABELS = {
     "batch_size": "batch size", "epochs": "epochs (report)", "loss": "loss", "model_options.channels": "channels",
@@ -67,7 +72,7 @@ def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
     report = ["—" if r is None or (isinstance(r, float) and np.isnan(r)) else f"{r:.1f}" + (" ★" if b else "")
               for r, b in zip(table["report_fid"], table["report_best"])]
     out = pd.DataFrame({
-        PARAM_LABELS.get(st.param, st.param): table["value"],
+        PARAM_LABELS.get(st.param, st.param) if st.section != "beyond" else "configuration": table["value"],
         "report FID (Inception)": report,
         "our FID (mean ± std)": ours,
         "seeds": table["n_seeds"],
@@ -75,7 +80,7 @@ def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
         "train time": [("—" if np.isnan(t) else f"{t / 60:.1f} min") for t in table["train_time_s"]],
         "digits covered": [("—" if np.isnan(c) else int(c)) for c in table["classes_covered"]],
     })
-    return out
+    return out if st.report_fid else out.drop(columns="report FID (Inception)")
 
 
 def _nothing_yet(name: str, profile: str) -> None:
@@ -127,6 +132,42 @@ def training_and_digits(name: str, profile: str, seeds: Sequence[int], results_d
     _show_figure(plots.digit_histograms({k: v[0]["metrics"]["digits"]["histogram"] for k, v in by_value.items()}))
 
 
+def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
+    """One row per study of the part "Beyond the report", from stored results: its best
+    configuration and FID, beside the tuned U-Net's (mean over its seeds)."""
+    from .beyond import BEYOND
+
+    prof = get_profile(profile)
+    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    tuned = experiments.tabulate(get_study("models"), prof, CHAPTER_SEEDS["models"], results_dir, ["unet"]).iloc[0]
+    rows = []
+    for name, st in BEYOND.items():
+        t = experiments.tabulate(st, prof, [0], results_dir)
+        done = t[t["fid_mean"].notna()]
+        best = done.loc[done["fid_mean"].idxmin()] if len(done) else None
+        rows.append({
+            "chapter": st.title,
+            "runs stored": f"{len(done)} of {len(t)}",
+            "best configuration": "—" if best is None else (f"{best['value']} epochs" if st.param == "epochs" else best["value"]),
+            "its FID": np.nan if best is None else best["fid_mean"],
+            "tuned U-Net FID": tuned["fid_mean"],
+            "note": "fashion-cnn features: not comparable" if name == "fashion" else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def tuned_reference(profile: str, results_dir: str | Path | None = None) -> str:
+    """One sentence with the tuned U-Net's FID over its seeds (the yardstick of the part "Beyond the report")."""
+    t = experiments.tabulate(get_study("models"), get_profile(profile), CHAPTER_SEEDS["models"],
+                             results_dir if results_dir is not None else get_profile(profile).results_dir, ["unet"])
+    row = t.iloc[0]
+    if row["n_seeds"] == 0:
+        return f"The tuned U-Net has no stored result at the `{profile}` profile yet."
+    spread = "" if np.isnan(row["fid_std"]) else f" ± {row['fid_std']:.2f}"
+    return (f"For comparison, the tuned U-Net (the report's final configuration at this profile's budget, "
+            f"{int(row['n_seeds'])} seed{'s' if row['n_seeds'] > 1 else ''}) scores FID {row['fid_mean']:.2f}{spread}.")
+
+
 def glue_study(table: pd.DataFrame, name: str, prefix: str) -> dict[str, str]:
     """Glue (myst-nb) the numbers a chapter's prose quotes: ``<prefix>_best`` (our best value),
     ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
@@ -151,6 +192,7 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str) -> dict[str, str]:
 
 CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
     ("models", ["unet"], [0, 1, 2]),
+    ("epochs", None, [0]),
     ("models", ["dense", "conv"], [0]),
     ("loss", None, [0]),
     ("noising-process", None, [0]),
@@ -158,11 +200,16 @@ CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
     ("channels", None, [0]),
     ("batch-size", None, [0]),
     ("noising-steps", None, [0]),
-    ("epochs", None, [0]),
+    ("epochs", TUNED_EPOCHS, [1, 2]),
 ]
 """(study, values or None for all, seeds) that the chapters show, in the order
-``scripts/run_profile.py`` computes them: the U-Net over three seeds (the yardstick of seed
-noise), the cheap dense and convolutional models once, then the studies."""
+``scripts/run_profile.py`` computes them: the U-Net baseline over three seeds (the yardstick
+of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed), the
+cheap dense and convolutional models, the other studies, then the tuned U-Net's other seeds
+(each continues its seed's baseline run, see :func:`ddpm_mnist.experiments.shorter_checkpoint`)."""
+
+BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion", "ema")]
+"""The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`), computed after the report's."""
 
 CHAPTER_SEEDS: dict[str, list[int]] = {"models": [0, 1, 2]}
 """Seeds of each study's summary row (others: seed 0)."""
@@ -191,20 +238,40 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def compute_time(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
-    """Compute spent per study (training, sampling, scoring), summed over the stored results it uses.
+def _trajectory(result: dict) -> str:
+    """Results on one training trajectory (the same run scored at several lengths, or continued) share this key."""
+    config = RunConfig.from_dict(result["config"])
+    return config.with_param("epochs", 1.0).train_hash()
 
-    A run shared by several studies (the baseline) is counted in each."""
-    rows = []
-    for name, values, seeds in CHAPTER_RUNS:
-        st = STUDIES[name]
+
+def _compute(results: list[dict]) -> tuple[float, float]:
+    """(training, sampling + scoring) seconds behind ``results``: each training trajectory counted
+    once at its longest point, each scored config once."""
+    unique = {r["hash"]: r for r in results}.values()
+    longest: dict[str, float] = {}
+    for r in unique:
+        key = _trajectory(r)
+        longest[key] = max(longest.get(key, 0.0), r["train"]["wall_time_s"])
+    sample = sum(r["metrics"]["sample_time_s"] + r["metrics"]["score_time_s"] for r in unique)
+    return sum(longest.values()), sample
+
+
+def compute_time(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
+    """Compute spent per study (training, sampling, scoring), from the stored results it uses,
+    and a last row with the total (a run shared by several studies, such as the baseline, is
+    counted in each study's row but once in the total)."""
+    rows, everything = [], []
+    for name, values, seeds in CHAPTER_RUNS + BEYOND_RUNS:
+        st = get_study(name)
         results = [r for rs in experiments.study_results(name, profile, seeds, results_dir, values).values() for r in rs]
-        if st.param == "epochs":  # one training run per seed: count its longest milestone once
-            results = sorted(results, key=lambda r: r["train"]["steps"])[-1:] + [
-                {**r, "train": {**r["train"], "wall_time_s": 0.0}} for r in sorted(results, key=lambda r: r["train"]["steps"])[:-1]]
-        train = sum(r["train"]["wall_time_s"] for r in results)
-        sample = sum(r["metrics"]["sample_time_s"] + r["metrics"]["score_time_s"] for r in results)
-        label = f"{st.section} {st.title}" + (f" ({', '.join(values)})" if values else "")
-        rows.append({"study": label, "runs": len(results),
+        everything += results
+        train, sample = _compute(results)
+        label = f"{st.section} {st.title}" + (f" ({', '.join(map(str, values))})" if values else "")
+        if seeds != [0]:
+            label += f", seeds {', '.join(map(str, seeds))}"
+        rows.append({"study": label, "runs": len({r['hash'] for r in results}),
                      "training (min)": round(train / 60, 1), "sampling + scoring (min)": round(sample / 60, 1)})
+    train, sample = _compute(everything)
+    rows.append({"study": "total (each run once)", "runs": len({r['hash'] for r in everything}),
+                 "training (min)": round(train / 60, 1), "sampling + scoring (min)": round(sample / 60, 1)})
     return pd.DataFrame(rows)

@@ -54,6 +54,11 @@ class DenoiserSpec:
         return schedules.alpha_bar(self.schedule, self.T)
 
     @property
+    def num_classes(self) -> int:
+        """Number of classes of a class-conditional network, 0 for an unconditional one."""
+        return int(self.model_options.get("num_classes", 0))
+
+    @property
     def target(self) -> str:
         return losses.get_loss(self.loss).target
 

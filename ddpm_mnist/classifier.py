@@ -5,6 +5,9 @@ penultimate layer (128 features after ReLU) is the ``mnist-cnn`` feature space o
 :mod:`ddpm_mnist.metrics`. Its weights ship with the package (``weights/mnist_cnn.pt``, with
 a JSON of metadata: test accuracy, sha256, training settings) and are rebuilt,
 deterministically, by ``ddpm-mnist train-classifier``.
+
+The same network trained on Fashion-MNIST (``dataset="fashion-mnist"``, ``weights/fashion_cnn.pt``)
+is the ``fashion-cnn`` feature space and the judge of the "new data set" chapter.
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from .data import load_mnist
+from .data import check_dataset, load_mnist
 from .io import save_torch, write_json
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-WEIGHTS = WEIGHTS_DIR / "mnist_cnn.pt"
-METADATA = WEIGHTS_DIR / "mnist_cnn.json"
+WEIGHT_FILES = {"mnist": "mnist_cnn.pt", "fashion-mnist": "fashion_cnn.pt"}
+WEIGHTS = WEIGHTS_DIR / WEIGHT_FILES["mnist"]
+METADATA = WEIGHTS.with_suffix(".json")
+
+
+def weights_path(dataset: str = "mnist") -> Path:
+    """The shipped classifier weights of ``dataset`` (their metadata sits beside, as ``.json``)."""
+    return WEIGHTS_DIR / WEIGHT_FILES[check_dataset(dataset)]
 FEATURE_DIM = 128
 
 
@@ -62,25 +71,25 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def metadata() -> dict:
+def metadata(dataset: str = "mnist") -> dict:
     """The shipped classifier's metadata (accuracy, sha256, how it was trained)."""
-    if not METADATA.exists():
-        raise FileNotFoundError(f"classifier metadata missing at {METADATA}; run `ddpm-mnist train-classifier`")
-    return json.loads(METADATA.read_text())
+    path = weights_path(dataset).with_suffix(".json")
+    if not path.exists():
+        raise FileNotFoundError(f"classifier metadata missing at {path}; run `ddpm-mnist train-classifier --dataset {dataset}`")
+    return json.loads(path.read_text())
 
 
-@lru_cache(maxsize=2)
-def load_classifier(path: str | None = None) -> MnistCNN:
-    """The classifier with the shipped weights (or those at ``path``), in eval mode on the CPU.
-
-    The shipped file's sha256 is checked against its metadata."""
-    p = Path(path) if path else WEIGHTS
+@lru_cache(maxsize=4)
+def load_classifier(path: str | None = None, dataset: str = "mnist") -> MnistCNN:
+    """The classifier with the shipped weights of ``dataset`` (or those at ``path``), in eval
+    mode on the CPU. The shipped file's sha256 is checked against its metadata."""
+    p = Path(path) if path else weights_path(dataset)
     if not p.exists():
-        raise FileNotFoundError(f"MNIST classifier weights not found at {p}; run `ddpm-mnist train-classifier`")
+        raise FileNotFoundError(f"{dataset} classifier weights not found at {p}; run `ddpm-mnist train-classifier --dataset {dataset}`")
     if path is None:
-        expected = metadata()["sha256"]
+        expected = metadata(dataset)["sha256"]
         if file_sha256(p) != expected:
-            raise RuntimeError(f"{p} does not match the sha256 in {METADATA}; reinstall or rerun `ddpm-mnist train-classifier`")
+            raise RuntimeError(f"{p} does not match the sha256 in its metadata; reinstall or rerun `ddpm-mnist train-classifier`")
     model = MnistCNN()
     model.load_state_dict(torch.load(p, map_location="cpu", weights_only=True))
     return model.eval()
@@ -98,31 +107,38 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    """Class probabilities (N, 10) of uint8 images."""
-    model = load_classifier()
+def predict(images: torch.Tensor, batch_size: int = 2000, dataset: str = "mnist") -> torch.Tensor:
+    """Class probabilities (N, 10) of uint8 images, by the classifier of ``dataset``."""
+    model = load_classifier(dataset=dataset)
     x = to_unit(images)
     return torch.cat([model(x[i : i + batch_size]).softmax(1) for i in range(0, len(x), batch_size)])
 
 
-def digit_summary(images: torch.Tensor) -> dict:
-    """How a sample set looks to the classifier: ``histogram`` (counts of the predicted
-    digits 0-9), ``mean_confidence`` (mean top probability) and ``classes_covered``."""
-    p = predict(images)
+def digit_summary(images: torch.Tensor, labels: torch.Tensor | None = None, dataset: str = "mnist") -> dict:
+    """How a sample set looks to the classifier of ``dataset``: ``histogram`` (counts of the
+    predicted classes 0-9), ``mean_confidence`` (mean top probability) and ``classes_covered``;
+    with the ``labels`` the samples were asked for (class-conditional models), also
+    ``label_accuracy``, the fraction classified as asked."""
+    p = predict(images, dataset=dataset)
     conf, label = p.max(1)
     hist = torch.bincount(label, minlength=10)
-    return {"histogram": hist.tolist(), "mean_confidence": conf.mean().item(), "classes_covered": int((hist > 0).sum())}
+    out = {"histogram": hist.tolist(), "mean_confidence": conf.mean().item(), "classes_covered": int((hist > 0).sum())}
+    if labels is not None:
+        out["label_accuracy"] = (label == labels.cpu()).float().mean().item()
+    return out
 
 
 def train_classifier(
-    epochs: int = 6, batch_size: int = 128, lr: float = 2e-3, seed: int = 0, out: str | Path = WEIGHTS, progress: bool = True
+    epochs: int = 6, batch_size: int = 128, lr: float = 2e-3, seed: int = 0, out: str | Path | None = None, progress: bool = True,
+    dataset: str = "mnist",
 ) -> dict:
-    """Train :class:`MnistCNN` deterministically on the MNIST training set and write its
-    weights and metadata (atomically) next to ``out``. Returns the metadata."""
+    """Train :class:`MnistCNN` deterministically on the training set of ``dataset`` and write its
+    weights and metadata (atomically) to ``out`` (default: the shipped file). Returns the metadata."""
+    out = weights_path(dataset) if out is None else out
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
-    x_train, y_train = load_mnist(train=True, value_range="[0,1]", with_labels=True)
-    x_test, y_test = load_mnist(train=False, value_range="[0,1]", with_labels=True)
+    x_train, y_train = load_mnist(train=True, value_range="[0,1]", with_labels=True, dataset=dataset)
+    x_test, y_test = load_mnist(train=False, value_range="[0,1]", with_labels=True, dataset=dataset)
     model = MnistCNN()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * (len(x_train) // batch_size)
@@ -150,6 +166,7 @@ def train_classifier(
     out = Path(out)
     save_torch(out, model.state_dict())
     meta = {
+        "dataset": dataset,
         "test_accuracy": acc,
         "sha256": file_sha256(out),
         "feature_dim": FEATURE_DIM,

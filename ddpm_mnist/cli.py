@@ -94,9 +94,9 @@ def cmd_fid(args: argparse.Namespace) -> None:
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> None:
-    from .classifier import WEIGHTS, train_classifier
+    from .classifier import train_classifier
 
-    meta = train_classifier(epochs=args.epochs, seed=args.seed, out=args.out or WEIGHTS, progress=not args.quiet)
+    meta = train_classifier(epochs=args.epochs, seed=args.seed, out=args.out, progress=not args.quiet, dataset=args.dataset)
     print(json.dumps(meta, indent=1))
 
 
@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--range", dest="value_range", default=None, help="value range of float samples, e.g. [-1,1]")
     p.set_defaults(func=cmd_fid)
 
-    p = sub.add_parser("train-classifier", help="retrain the MNIST classifier used as FID feature extractor")
+    p = sub.add_parser("train-classifier", help="retrain the MNIST (or Fashion-MNIST) classifier used as FID feature extractor")
+    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="weights file (default: the package's shipped weights)")

@@ -8,16 +8,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import metrics
+from . import data, metrics
 from .checkpoint import DenoiserSpec
 
 
-HASH_OPTIONAL: frozenset[str] = frozenset()
+HASH_OPTIONAL: frozenset[str] = frozenset({"dataset", "p_uncond", "guidance"})
 """Fields added after results were first published: omitted from the hash at their default.
 Every field added to :class:`RunConfig` from now on goes here."""
 
 
-SAMPLING_FIELDS = ("sampler", "variance", "ddim_steps", "ddim_eta", "n_samples", "fid_features", "fid_reference")
+SAMPLING_FIELDS = ("sampler", "variance", "ddim_steps", "ddim_eta", "guidance", "n_samples", "fid_features", "fid_reference")
 """Fields that change how a trained network is sampled and scored, not the network."""
 
 
@@ -44,11 +44,14 @@ class RunConfig:
     grad_clip: float | None = 1.0
     ema_decay: float | None = None
     train_subset: int | None = None  # None: all 60,000 training images
+    dataset: str = "mnist"  # or "fashion-mnist" (beyond the report)
+    p_uncond: float = 0.1  # class-conditional models: probability of training without the label
     # sampling and scoring
     sampler: str = "ancestral"  # "ancestral" or "ddim"
     variance: str = "report"  # ancestral: "report" (the report's section 2.3), "beta" or "beta-tilde"
     ddim_steps: int | None = None
     ddim_eta: float = 0.0
+    guidance: float = 0.0  # class-conditional models: classifier-free guidance scale w
     n_samples: int = 10_000
     fid_features: str = "mnist-cnn"
     fid_reference: str = "test"
@@ -59,6 +62,9 @@ class RunConfig:
         self.spec  # validates model, schedule, loss and range names
         if self.sampler not in ("ancestral", "ddim"):
             raise ValueError(f"unknown sampler {self.sampler!r}; valid samplers: ancestral, ddim")
+        data.check_dataset(self.dataset)
+        if self.guidance and not self.spec.num_classes:
+            raise ValueError(f"guidance={self.guidance} needs a class-conditional model (model_options num_classes > 0)")
         if self.fid_features not in metrics.EXTRACTORS:
             raise ValueError(f"unknown FID features {self.fid_features!r}; valid: {', '.join(metrics.EXTRACTORS)}")
 

@@ -35,7 +35,7 @@ from .io import save_npy, write_json
 from .models import count_parameters
 from .profiles import PROFILES, Profile, get_profile
 from .report import STUDIES, Study, get_study
-from .sampling import ancestral_sample, ddim_sample
+from .sampling import ancestral_sample, class_labels, ddim_sample
 from .training import resolve_device, train
 
 RESULT_FORMAT = "ddpm-mnist/result"
@@ -100,7 +100,8 @@ def _loss_curve(losses: Sequence[float], points: int = 200) -> list[list[float]]
 
 def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.device, progress: bool) -> tuple[dict, np.ndarray]:
     spec = config.spec
-    kw = dict(seed=config.seed, device=device, progress=progress)
+    labels = class_labels(config.n_samples, spec.num_classes) if spec.num_classes else None
+    kw = dict(seed=config.seed, device=device, progress=progress, labels=labels, guidance=config.guidance)
     t0 = time.perf_counter()
     if config.sampler == "ddim":
         x = ddim_sample(model, spec.alpha_bar(), spec.target, config.n_samples, steps=config.ddim_steps, eta=config.ddim_eta, **kw)
@@ -110,14 +111,14 @@ def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.d
     nonfinite = float((~torch.isfinite(x)).flatten(1).any(1).float().mean())
     images = to_uint8(x, spec.value_range)
     t0 = time.perf_counter()
-    value = metrics.fid(images, reference=config.fid_reference, features=config.fid_features, device=str(device))
+    value = metrics.fid(images, reference=config.fid_reference, features=config.fid_features, device=str(device), dataset=config.dataset)
     scored = {
         "fid": value,
         "features": config.fid_features,
         "reference": config.fid_reference,
         "n_samples": config.n_samples,
         "nonfinite_fraction": nonfinite,
-        "digits": classifier.digit_summary(images),
+        "digits": classifier.digit_summary(images, labels, config.dataset),
         "sample_time_s": round(sample_time, 2),
         "score_time_s": round(time.perf_counter() - t0, 2),
     }
@@ -184,11 +185,15 @@ def run(
     ck = checkpoint_path(config, results_dir)
     if fresh:
         ck.unlink(missing_ok=True)
-    images = load_mnist(train=True, value_range=config.value_range, subset=config.train_subset, seed=0)
+    needed = [c.epochs for c in targets if not done.get(c.hash())]
+    extend = None if fresh else shorter_checkpoint(config, results_dir, up_to=min(needed))
+    milestones = [e for e in milestones if extend is None or e > extend[1]]
+    images, labels = load_mnist(train=True, value_range=config.value_range, subset=config.train_subset, seed=0, with_labels=True,
+                                dataset=config.dataset)
     result = train(
-        config.spec, images, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, grad_clip=config.grad_clip,
+        config.spec, images, labels=labels, p_uncond=config.p_uncond, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, grad_clip=config.grad_clip,
         ema_decay=config.ema_decay, seed=config.seed, device=dev, compile=dev.type == "cuda" if compile is None else compile,
-        checkpoint_path=ck, keep_epochs=milestones, progress=progress,
+        checkpoint_path=ck, keep_epochs=milestones, extend=extend and extend[0], progress=progress,
     )
     final = None
     for c in targets:
@@ -206,6 +211,7 @@ def run(
             "final_loss": float(np.mean(losses[-50:])) if losses else None,
             "loss_curve": _loss_curve(losses),
             "train_images": len(images),
+            "extended_from_epochs": extend[1] if extend else None,  # wall_time_s includes that shorter run
         }
         scored, samples = _sample_and_score(c, model, dev, progress)
         out = _write_result(c, results_dir, profile=profile, device=dev, train_info=train_info, scored=scored, samples=samples,
@@ -213,6 +219,24 @@ def run(
         if c is config:
             final = out
     return final if final is not None else load_result(config, results_dir)
+
+
+def shorter_checkpoint(config: RunConfig, results_dir: str | Path, up_to: float) -> tuple[Path, float] | None:
+    """The final checkpoint of the longest finished run that is ``config`` trained for fewer
+    epochs (at most ``up_to``), and its epochs; None if there is none. Training continues from
+    it instead of from scratch (see ``extend`` of :func:`ddpm_mnist.training.train`)."""
+    best = None
+    for path in (Path(results_dir) / "runs").glob("*/result.json"):
+        try:
+            other = RunConfig.from_dict(json.loads(path.read_text())["config"])
+        except (ValueError, KeyError, TypeError, OSError):
+            continue
+        e = other.epochs
+        if e < config.epochs and e <= up_to and other.with_param("epochs", config.epochs).train_hash() == config.train_hash():
+            ck = checkpoint_path(other, results_dir)
+            if ck.exists() and (best is None or e > best[1]):
+                best = (ck, e)
+    return best
 
 
 # ---------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ on the same number of samples):
 ``mnist-cnn`` (default, offline)
     the 128-d penultimate layer of the project's MNIST classifier
     (:mod:`ddpm_mnist.classifier`), whose weights ship with the package;
+``fashion-cnn``
+    the same network trained on Fashion-MNIST (the "new data set" chapter);
 ``inception``
     pytorch-fid's FID InceptionV3 (2048-d pool features; grayscale repeated to RGB, resized
     to 299x299 bilinearly as pytorch-fid does). Its weights
@@ -16,8 +18,9 @@ on the same number of samples):
     from the torch hub cache (``<torch.hub.get_dir()>/checkpoints/``), else downloaded there;
     offline and absent, :class:`InceptionWeightsMissing` says where to put the file.
 
-Reference statistics of the MNIST train and test sets are cached on disk per extractor and
-weights hash (see :func:`reference_stats`).
+Reference statistics of the train and test sets (MNIST, or Fashion-MNIST with
+``dataset="fashion-mnist"``) are cached on disk per extractor and weights hash (see
+:func:`reference_stats`).
 """
 
 from __future__ import annotations
@@ -91,15 +94,17 @@ def _batched(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, b
         return torch.cat([fn(images[i : i + batch_size]).float().cpu() for i in range(0, len(images), batch_size)]).numpy()
 
 
-@lru_cache(maxsize=1)
-def mnist_cnn_extractor() -> Extractor:
+@lru_cache(maxsize=2)
+def classifier_extractor(dataset: str = "mnist") -> Extractor:
+    """The penultimate layer of the project's classifier of ``dataset`` (``mnist-cnn`` / ``fashion-cnn``)."""
     # a channels-last copy: about 30% faster on CPU than the classifier used for predictions
-    model = copy.deepcopy(classifier.load_classifier()).to(memory_format=torch.channels_last)
+    model = copy.deepcopy(classifier.load_classifier(dataset=dataset)).to(memory_format=torch.channels_last)
 
     def features(x: torch.Tensor) -> torch.Tensor:
         return model.features(classifier.to_unit(x).contiguous(memory_format=torch.channels_last))
 
-    return Extractor("mnist-cnn", classifier.FEATURE_DIM, classifier.metadata()["sha256"], lambda images: _batched(features, images, 500))
+    name = "mnist-cnn" if dataset == "mnist" else "fashion-cnn"
+    return Extractor(name, classifier.FEATURE_DIM, classifier.metadata(dataset)["sha256"], lambda images: _batched(features, images, 500))
 
 
 def inception_weights_path() -> Path | None:
@@ -183,13 +188,15 @@ def inception_extractor(device: str = "cpu") -> Extractor:
     return Extractor("inception", 2048, classifier.file_sha256(path), lambda images: _batched(features, images, 200))
 
 
-EXTRACTORS = ("mnist-cnn", "inception")
+EXTRACTORS = ("mnist-cnn", "fashion-cnn", "inception")
 
 
 def get_extractor(name: str, device: str = "cpu") -> Extractor:
-    """The feature extractor ``name`` (``mnist-cnn`` or ``inception``)."""
+    """The feature extractor ``name`` (``mnist-cnn``, ``fashion-cnn`` or ``inception``)."""
     if name == "mnist-cnn":
-        return mnist_cnn_extractor()
+        return classifier_extractor("mnist")
+    if name == "fashion-cnn":
+        return classifier_extractor("fashion-mnist")
     if name == "inception":
         return inception_extractor(str(device))
     raise ValueError(f"unknown feature extractor {name!r}; valid extractors: {', '.join(EXTRACTORS)}")
@@ -198,20 +205,21 @@ def get_extractor(name: str, device: str = "cpu") -> Extractor:
 REFERENCES = ("train", "test")
 
 
-def reference_stats(reference: str = "test", features: str = "mnist-cnn", device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Feature mean and covariance of the whole MNIST ``reference`` split, cached on disk under
-    ``<cache_dir>/fid_stats/<extractor>-<weights sha256[:16]>-<split>.npz`` (written atomically)."""
+def reference_stats(reference: str = "test", features: str = "mnist-cnn", device: str = "cpu", dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
+    """Feature mean and covariance of the whole ``reference`` split of ``dataset``, cached on disk under
+    ``<cache_dir>/fid_stats/[<dataset>-]<extractor>-<weights sha256[:16]>-<split>.npz`` (written atomically)."""
     if reference not in REFERENCES:
         raise ValueError(f"unknown FID reference {reference!r}; valid references: {', '.join(REFERENCES)}")
     ex = get_extractor(features, device)
-    path = cache_dir() / "fid_stats" / f"{ex.name}-{ex.weights_sha256[:16]}-{reference}.npz"
+    prefix = "" if dataset == "mnist" else f"{dataset}-"
+    path = cache_dir() / "fid_stats" / f"{prefix}{ex.name}-{ex.weights_sha256[:16]}-{reference}.npz"
     if path.exists():
         try:
             with np.load(path) as z:
                 return z["mu"], z["sigma"]
         except Exception:
             path.unlink(missing_ok=True)  # corrupt cache: recompute
-    images, _ = load_mnist_uint8(train=reference == "train")
+    images, _ = load_mnist_uint8(train=reference == "train", dataset=dataset)
     mu, sigma = feature_stats(ex.features(images))
 
     def write(tmp: Path) -> None:
@@ -239,16 +247,17 @@ def fid(
     n: int | None = None,
     value_range: str | None = None,
     device: str = "cpu",
+    dataset: str = "mnist",
 ) -> float:
     """FID of ``samples`` (uint8 (N, 28, 28) / (N, 1, 28, 28), or float in ``value_range``)
-    against the whole MNIST ``reference`` split, in the ``features`` space, using the first
+    against the whole ``reference`` split of ``dataset``, in the ``features`` space, using the first
     ``n`` samples (default: all). Compare FIDs only at equal extractor and ``n``."""
     x = as_uint8(samples, value_range)
     if n is not None:
         if n > len(x):
             raise ValueError(f"asked to score n={n} samples but only {len(x)} were given")
         x = x[:n]
-    mu_r, sigma_r = reference_stats(reference, features, device)
+    mu_r, sigma_r = reference_stats(reference, features, device, dataset)
     mu, sigma = feature_stats(get_extractor(features, device).features(x))
     return frechet_distance(mu, sigma, mu_r, sigma_r)
 

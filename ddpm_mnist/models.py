@@ -11,6 +11,9 @@ a noise, ...) is fixed by the loss the model is trained with, not by the model.
   embedding added to every block; ``channels`` gives the width at each resolution
   (28, 14, 7 for three levels) and ``n_convs`` the total number of 3x3 convolutions in its
   2L-1 blocks (the report's baseline: 10 convolutions = 2 per block for 3 levels).
+  With ``num_classes > 0`` it is class-conditional (beyond the report): ``forward(x, t, y)``
+  adds an embedding of the label ``y`` (int64 (B,) in 0..num_classes, where ``num_classes``
+  means "no label", for classifier-free guidance) to the time embedding.
 """
 
 from __future__ import annotations
@@ -110,7 +113,8 @@ class _Block(nn.Module):
 class UNet(nn.Module):
     """U-Net with ``len(channels)`` resolution levels and ``n_convs`` 3x3 convolutions in its blocks."""
 
-    def __init__(self, T: int, channels: tuple[int, ...] = (32, 64, 128), n_convs: int = 10, image_channels: int = 1):
+    def __init__(self, T: int, channels: tuple[int, ...] = (32, 64, 128), n_convs: int = 10, image_channels: int = 1,
+                 num_classes: int = 0):
         super().__init__()
         channels = tuple(int(c) for c in channels)
         if len(channels) < 2:
@@ -127,6 +131,9 @@ class UNet(nn.Module):
         temb_dim = 4 * channels[0]
         self.temb_dim = temb_dim
         self.time_mlp = nn.Sequential(nn.Linear(temb_dim, temb_dim), nn.SiLU(), nn.Linear(temb_dim, temb_dim))
+        self.num_classes = num_classes
+        if num_classes:
+            self.label_emb = nn.Embedding(num_classes + 1, temb_dim)  # the last row: "no label"
         counts = iter(per_block)
         self.down = nn.ModuleList()
         c_prev = image_channels
@@ -141,9 +148,17 @@ class UNet(nn.Module):
             self.up.append(_Block(2 * c, c, next(counts), temb_dim))
         self.out = nn.Conv2d(channels[0], image_channels, 1)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         check_input(x, t, self.image_channels)
         temb = self.time_mlp(sinusoidal_embedding(t, self.temb_dim).to(x.dtype))
+        if self.num_classes:
+            if y is None:
+                y = torch.full_like(t, self.num_classes)
+            elif y.shape != t.shape or y.is_floating_point():
+                raise ValueError(f"expected integer labels of shape {tuple(t.shape)} in 0..{self.num_classes}, got {tuple(y.shape)} {y.dtype}")
+            temb = temb + self.label_emb(y).to(temb.dtype)
+        elif y is not None:
+            raise ValueError("this U-Net is unconditional (num_classes=0) and takes no labels")
         skips = []
         h = x
         for block in self.down:

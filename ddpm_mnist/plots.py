@@ -139,3 +139,52 @@ def digit_histograms(histograms: dict[str, list[int]]):
     axes[0, 0].set_ylabel("samples")
     fig.tight_layout()
     return fig
+
+
+def fid_vs_evaluations(curves: dict[str, list[tuple[int, float]]], title: str = "FID against network evaluations"):
+    """One line per sampler: FID against the number of network evaluations per sample (log axis)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for label, points in curves.items():
+        nfe, fids = zip(*sorted(points))
+        ax.plot(nfe, fids, "o-" if len(points) > 1 else "s", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("network evaluations per sample")
+    ax.set_ylabel("FID")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def nearest_pairs(queries: np.ndarray, neighbours: np.ndarray, distances: np.ndarray, n: int = 10):
+    """Two rows per block: ``n`` uint8 queries (top) and their nearest training images (bottom), distance above each pair."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.6))
+    for j in range(n):
+        for i, img in enumerate((queries[j], neighbours[j])):
+            axes[i, j].imshow(np.asarray(img).reshape(28, 28), cmap="gray", vmin=0, vmax=255)
+            axes[i, j].axis("off")
+        axes[0, j].set_title(f"{distances[j]:.1f}", fontsize=8)
+    axes[0, 0].text(-4, 14, "sample", rotation=90, va="center", ha="right", fontsize=8)
+    axes[1, 0].text(-4, 14, "nearest\ntraining", rotation=90, va="center", ha="right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def distance_histograms(distances: dict[str, np.ndarray], title: str = "distance to the nearest training image"):
+    """Overlaid density histograms of nearest-neighbour distances, one per set."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    bins = np.linspace(0, max(float(np.max(d)) for d in distances.values()) * 1.05, 40)
+    for label, d in distances.items():
+        ax.hist(d, bins=bins, density=True, alpha=0.5, label=f"{label} (median {np.median(d):.2f})")
+    ax.set_xlabel("Euclidean distance, pixels in [0, 1]")
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -50,7 +50,8 @@ class Study:
     """One table of the report: ``param`` of ``base`` takes each of ``values``.
 
     ``param`` is a :class:`RunConfig` field (or ``model_options.X``); ``None`` means each value
-    names a whole configuration in :data:`REPORT_CONFIGS` (the model comparison)."""
+    names a whole configuration, in ``configs`` or else in :data:`REPORT_CONFIGS` (the model
+    comparison)."""
 
     name: str
     section: str
@@ -60,10 +61,11 @@ class Study:
     report_fid: dict[str, float | None]
     report_choice: Any
     base: RunConfig = field(default=UNET)
+    configs: dict[str, RunConfig] | None = None  # param None: the configuration of each value (default: REPORT_CONFIGS)
 
     def config_for(self, value: Any) -> RunConfig:
         if self.param is None:
-            return REPORT_CONFIGS[value]
+            return (self.configs or REPORT_CONFIGS)[value]
         return self.base.with_param(self.param, value)
 
     def label(self, value: Any) -> str:
@@ -96,7 +98,10 @@ STUDIES: dict[str, Study] = {
 
 
 def get_study(name: str) -> Study:
+    """The report's study ``name``, or one of :data:`ddpm_mnist.beyond.BEYOND`."""
+    from .beyond import BEYOND
+
     try:
-        return STUDIES[name]
+        return STUDIES[name] if name in STUDIES else BEYOND[name]
     except KeyError:
-        raise ValueError(f"unknown study {name!r}; valid studies: {', '.join(STUDIES)}") from None
+        raise ValueError(f"unknown study {name!r}; valid studies: {', '.join([*STUDIES, *BEYOND])}") from None

@@ -6,6 +6,12 @@ float32 images of shape ``(n, C, 28, 28)`` on the CPU, in the model's data range
 clamped). The same ``seed`` gives the same images (for the same ``n``, ``batch_size`` and
 device). With ``trajectory=True`` they also return the states visited, shape
 ``(steps+1, n, C, 28, 28)``, starting from pure noise.
+
+A class-conditional network takes ``labels`` (int64 (n,), see :func:`class_labels`) and a
+classifier-free ``guidance`` scale :math:`w` (Ho & Salimans, 2022): the network's output is
+replaced by :math:`(1+w)\,f(x_t, t, y) - w\,f(x_t, t, \varnothing)`. Every target here (mean,
+:math:`x_{t-1}`, :math:`\epsilon`, :math:`x_0`, :math:`v`) is affine in :math:`\epsilon` given
+:math:`x_t`, so this is the usual guidance on :math:`\epsilon` whatever the model predicts.
 """
 
 from __future__ import annotations
@@ -58,16 +64,29 @@ def _batches(n: int, batch_size: int) -> list[int]:
     return [min(batch_size, n - i) for i in range(0, n, batch_size)]
 
 
-def _run_chains(chain: Callable[[torch.Tensor, torch.Generator], Iterator[torch.Tensor]], n: int, shape: tuple[int, ...],
-                seed: int, batch_size: int, device, trajectory: bool, progress: bool, desc: str):
-    """Run ``chain`` from N(0, I) noise in batches; the noise and every random draw come from one
-    generator seeded with ``seed``. Returns the last states (and the trajectories)."""
+def class_labels(n: int, num_classes: int = 10) -> torch.Tensor:
+    """Balanced labels for ``n`` class-conditional samples, in runs of 10: ``0 x10, 1 x10, ...``,
+    so that the first 100 samples, drawn as a 10x10 grid, have one row per class."""
+    return (torch.arange(n) // 10) % num_classes
+
+
+def _run_chains(chain: Callable[[torch.Tensor, torch.Generator, torch.Tensor | None], Iterator[torch.Tensor]], n: int,
+                shape: tuple[int, ...], seed: int, batch_size: int, device, trajectory: bool, progress: bool, desc: str,
+                labels: torch.Tensor | None = None):
+    """Run ``chain`` from N(0, I) noise in batches (with each batch's ``labels``); the noise and
+    every random draw come from one generator seeded with ``seed``. Returns the last states
+    (and the trajectories)."""
+    if labels is not None and labels.shape != (n,):
+        raise ValueError(f"expected one label per sample, shape ({n},), got {tuple(labels.shape)}")
     gen = torch.Generator(device=device).manual_seed(seed)
     outs, trajs = [], []
+    start = 0
     for b in tqdm(_batches(n, batch_size), desc=desc, disable=not progress, leave=False):
         x = torch.randn((b, *shape), generator=gen, device=device)
+        y = labels[start : start + b].to(device) if labels is not None else None
+        start += b
         states = [x.cpu()]
-        for x in chain(x, gen):
+        for x in chain(x, gen, y):
             if trajectory:
                 states.append(x.cpu())
         outs.append(x.cpu())
@@ -77,9 +96,14 @@ def _run_chains(chain: Callable[[torch.Tensor, torch.Generator], Iterator[torch.
     return (samples, torch.cat(trajs, 1)) if trajectory else samples
 
 
-def _model_output(model, x: torch.Tensor, t: int) -> torch.Tensor:
+def _model_output(model, x: torch.Tensor, t: int, y: torch.Tensor | None = None, guidance: float = 0.0) -> torch.Tensor:
     tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
-    return model(x, tt).float()
+    if y is None:
+        return model(x, tt).float()
+    out = model(x, tt, y).float()
+    if guidance:
+        out = (1 + guidance) * out - guidance * model(x, tt).float()
+    return out
 
 
 @torch.no_grad()
@@ -96,6 +120,8 @@ def ancestral_sample(
     device: str | torch.device = "cpu",
     trajectory: bool = False,
     allow_undefined: bool = False,
+    labels: torch.Tensor | None = None,
+    guidance: float = 0.0,
     progress: bool = True,
 ):
     r"""The report's sampler (its section 2.3): :math:`x_T \sim N(0, I)`, then for t = T..2
@@ -106,14 +132,14 @@ def ancestral_sample(
     _check_defined(target, alpha_bar, range(1, T + 1), allow_undefined)
     model.eval()
 
-    def chain(x: torch.Tensor, gen: torch.Generator) -> Iterator[torch.Tensor]:
+    def chain(x: torch.Tensor, gen: torch.Generator, y: torch.Tensor | None) -> Iterator[torch.Tensor]:
         for t in range(T, 0, -1):
             tt = torch.full((len(x),), t, device=device, dtype=torch.long)
-            mean = diffusion.mean_from(_model_output(model, x, t), target, x, tt, alpha_bar)
+            mean = diffusion.mean_from(_model_output(model, x, t, y, guidance), target, x, tt, alpha_bar)
             x = mean + sigma[t] * torch.randn(x.shape, generator=gen, device=device) if t > 1 else mean
             yield x
 
-    return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "sampling")
+    return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "sampling", labels)
 
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
@@ -138,6 +164,8 @@ def ddim_sample(
     batch_size: int = 500,
     device: str | torch.device = "cpu",
     trajectory: bool = False,
+    labels: torch.Tensor | None = None,
+    guidance: float = 0.0,
     progress: bool = True,
 ):
     r"""DDIM (Song et al., 2020): deterministic for ``eta = 0``; ``eta = 1`` matches the
@@ -156,10 +184,10 @@ def ddim_sample(
     ab = alpha_bar.float()
     model.eval()
 
-    def chain(x: torch.Tensor, gen: torch.Generator) -> Iterator[torch.Tensor]:
+    def chain(x: torch.Tensor, gen: torch.Generator, y: torch.Tensor | None) -> Iterator[torch.Tensor]:
         for i, t in enumerate(ts):
             tt = torch.full((len(x),), t, device=device, dtype=torch.long)
-            x0, eps = diffusion.x0_eps_from(_model_output(model, x, t), target, x, tt, alpha_bar)
+            x0, eps = diffusion.x0_eps_from(_model_output(model, x, t, y, guidance), target, x, tt, alpha_bar)
             s = ts[i + 1] if i + 1 < len(ts) else 0
             if s == 0:
                 x = x0
@@ -171,4 +199,4 @@ def ddim_sample(
                     x = x + sigma * torch.randn(x.shape, generator=gen, device=device)
             yield x
 
-    return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "DDIM sampling")
+    return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "DDIM sampling", labels)

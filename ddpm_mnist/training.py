@@ -76,24 +76,31 @@ def make_train_step(
     autocast: torch.dtype | None = None,
     compile: bool = False,
     grad_clip: float | None = 1.0,
-) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    p_uncond: float = 0.1,
+) -> Callable[..., torch.Tensor]:
     """One optimisation step as a function ``step(x0, generator) -> loss``.
 
     ``x0``: a batch of clean images (B, C, 28, 28) on the model's device. The step draws
     ``t`` uniformly in 1..T and the noise from ``generator``, builds the loss target of
     ``spec.loss``, and updates ``model`` through ``opt``. ``autocast``: dtype for mixed
     precision (None: fp32); ``compile``: run the network through ``torch.compile``.
+    A class-conditional network also takes the labels ``y`` (int64 (B,)), each replaced by
+    "no label" with probability ``p_uncond`` (classifier-free guidance training).
     """
     alpha_bar = spec.alpha_bar()
     loss_fn = get_loss(spec.loss)
     forward = torch.compile(model) if compile else model
     device_type = next(model.parameters()).device.type
 
-    def step(x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def step(x0: torch.Tensor, generator: torch.Generator, y: torch.Tensor | None = None) -> torch.Tensor:
         t = torch.randint(1, spec.T + 1, (len(x0),), generator=generator, device=x0.device)
         x_t, target = training_pair(spec.target, x0, t, alpha_bar, generator)
+        args = (x_t, t)
+        if spec.num_classes:
+            drop = torch.rand(len(x0), generator=generator, device=x0.device) < p_uncond
+            args = (x_t, t, torch.where(drop, spec.num_classes, y))
         with torch.autocast(device_type, dtype=autocast) if autocast else contextlib.nullcontext():
-            out = forward(x_t, t)
+            out = forward(*args)
         loss = loss_fn(out, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -110,6 +117,8 @@ def train(
     images: torch.Tensor,
     *,
     epochs: float,
+    labels: torch.Tensor | None = None,
+    p_uncond: float = 0.1,
     batch_size: int = 256,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
@@ -122,16 +131,23 @@ def train(
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int = 200,
     keep_epochs: Iterable[float] = (),
+    extend: str | os.PathLike | None = None,
     stop_after: int | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train a fresh network of ``spec`` on ``images`` (float (N, C, 28, 28) in ``spec.value_range``).
 
+    A class-conditional ``spec`` needs the ``labels`` (int64 (N,)); each is dropped with
+    probability ``p_uncond`` (see :func:`make_train_step`).
+
     One epoch is ``N // batch_size`` steps (the last partial batch is dropped; a set smaller
     than a batch is one step); ``epochs`` may be fractional (rounded to whole steps, at least
     one). ``checkpoint_path``: resume from it if it exists and write it every
     ``checkpoint_every`` steps, at each epoch's end and at the end. ``keep_epochs``: also keep
-    a copy of the checkpoint after these (possibly fractional) epochs, see :func:`kept_checkpoint`. ``amp``: None picks
+    a copy of the checkpoint after these (possibly fractional) epochs, see :func:`kept_checkpoint`.
+    ``extend``: when ``checkpoint_path`` does not exist yet, start from this checkpoint of a
+    shorter run with otherwise identical settings (the learning rate is constant and the data
+    order depends only on the seed, so this equals training from scratch). ``amp``: None picks
     :func:`autocast_dtype`. ``stop_after``: stop after that many steps in total (used to
     test interruption).
     """
@@ -139,6 +155,8 @@ def train(
     n = len(images)
     if n == 0:
         raise ValueError("no training images")
+    if spec.num_classes and (labels is None or labels.shape != (n,)):
+        raise ValueError(f"a class-conditional model needs one label per image: labels of shape ({n},)")
     bs = min(batch_size, n)
     steps_per_epoch = n // bs
     total_steps = steps_for(epochs, steps_per_epoch)
@@ -157,18 +175,26 @@ def train(
     step, time_before = 0, 0.0
     settings = {"epochs": epochs, "batch_size": bs, "lr": lr, "weight_decay": weight_decay, "grad_clip": grad_clip,
                 "ema_decay": ema_decay, "seed": seed, "n_images": n}
+    if spec.num_classes:
+        settings["p_uncond"] = p_uncond
 
-    if checkpoint_path is not None and Path(checkpoint_path).exists():
-        state = ckpt.read(checkpoint_path, map_location=device)
-        if state["spec"] != spec.to_dict() or state.get("settings") != settings:
+    source = checkpoint_path if checkpoint_path is not None and Path(checkpoint_path).exists() else extend
+    if source is not None:
+        state = ckpt.read(source, map_location=device)
+        theirs = dict(state.get("settings") or {})
+        if source == extend:  # a shorter run: everything but the length must match
+            theirs["epochs"] = epochs
+            if state["step"] > total_steps:
+                raise ValueError(f"cannot extend {extend}: it ran {state['step']} steps, more than the {total_steps} asked for")
+        if state["spec"] != spec.to_dict() or theirs != settings:
             raise ckpt.CheckpointError(
-                f"checkpoint {checkpoint_path} was written for another configuration "
+                f"checkpoint {source} was written for another configuration "
                 f"({state['spec']}, {state.get('settings')}); move it away or use a fresh output directory"
             )
-        ckpt.load_weights(model, state["state_dict"], str(checkpoint_path))
+        ckpt.load_weights(model, state["state_dict"], str(source))
         opt.load_state_dict(state["optimizer"])
         if ema is not None:
-            ckpt.load_weights(ema.module, state["ema_state_dict"], str(checkpoint_path))
+            ckpt.load_weights(ema.module, state["ema_state_dict"], str(source))
             ema.n_averaged.copy_(state["ema_n_averaged"])
         gen.set_state(state["generator"].cpu())
         losses = list(state["losses"])
@@ -177,7 +203,8 @@ def train(
 
     dtype = autocast_dtype(device) if amp is None else (torch.bfloat16 if amp else None)
     images = images.to(device)
-    train_step = make_train_step(spec, model, opt, autocast=dtype, compile=compile, grad_clip=grad_clip)
+    labels = labels.to(device) if spec.num_classes else None
+    train_step = make_train_step(spec, model, opt, autocast=dtype, compile=compile, grad_clip=grad_clip, p_uncond=p_uncond)
     result = TrainResult(model, ema.module if ema else None, losses, step, step * bs, 0.0, resumed_from)
 
     def save(path) -> None:
@@ -197,7 +224,8 @@ def train(
         epoch, i = divmod(step, steps_per_epoch)
         if epoch != perm_epoch:
             perm, perm_epoch = epoch_permutation(n, seed, epoch).to(device), epoch
-        loss = train_step(images[perm[i * bs : (i + 1) * bs]], gen)
+        idx = perm[i * bs : (i + 1) * bs]
+        loss = train_step(images[idx], gen, labels[idx] if labels is not None else None)
         if ema is not None:
             ema.update_parameters(model)
         losses.append(loss.item())

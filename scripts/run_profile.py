@@ -12,23 +12,25 @@ from __future__ import annotations
 import argparse
 import time
 
-from ddpm_mnist.book import CHAPTER_RUNS
+from ddpm_mnist.beyond import BEYOND
+from ddpm_mnist.book import BEYOND_RUNS, CHAPTER_RUNS
 from ddpm_mnist.experiments import load_result, plan, run
 from ddpm_mnist.profiles import get_profile
-from ddpm_mnist.report import STUDIES
+from ddpm_mnist.report import STUDIES, get_study
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--studies", nargs="+", default=list(STUDIES), choices=list(STUDIES))
+    parser.add_argument("--studies", nargs="+", default=[*STUDIES, *BEYOND], choices=[*STUDIES, *BEYOND])
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     prof = get_profile(args.profile)
     assert {name for name, _, _ in CHAPTER_RUNS} == set(STUDIES), "CHAPTER_RUNS must cover every study"
-    for name, values, seeds in CHAPTER_RUNS:
+    assert {name for name, _, _ in BEYOND_RUNS} == set(BEYOND), "BEYOND_RUNS must cover every study beyond the report"
+    for name, values, seeds in CHAPTER_RUNS + BEYOND_RUNS:
         if name not in args.studies:
             continue
-        for r in plan(STUDIES[name], prof, seeds, values):
+        for r in plan(get_study(name), prof, seeds, values):
             targets = [r.config.with_param("epochs", e) for e in r.milestones] + [r.config]
             if all(load_result(c, prof.results_dir) for c in targets):
                 continue

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ddpm_mnist.config import RunConfig
-from ddpm_mnist.experiments import load_result, plan, run, run_dir, shard_of, study, tabulate
+from ddpm_mnist.experiments import checkpoint_path, load_result, plan, run, run_dir, shard_of, shorter_checkpoint, study, tabulate
 from ddpm_mnist.profiles import PROFILES, get_profile
 from ddpm_mnist.report import DENSE, STUDIES, UNET, get_study
 
@@ -98,6 +98,20 @@ def test_run_caches_resumes_and_detects_corruption(results):
     with pytest.warns(UserWarning, match="corrupt"):
         redone = run(config, results, device="cpu", progress=False)
     assert redone["metrics"]["fid"] == pytest.approx(fresh["metrics"]["fid"], rel=1e-4)
+
+
+def test_longer_run_extends_shorter_one(results):
+    short = SMOKE.apply(UNET).with_param("n_samples", 8).with_param("epochs", 1.0)
+    run(short, results, device="cpu", progress=False)
+    longer = short.with_param("epochs", 2.0)
+    assert shorter_checkpoint(longer, results, up_to=2.0) == (checkpoint_path(short, results), 1.0)
+    assert shorter_checkpoint(longer, results, up_to=0.5) is None
+    assert shorter_checkpoint(longer.with_param("seed", 1), results, up_to=2.0) is None
+    r = run(longer, results, device="cpu", progress=False)
+    assert r["train"]["extended_from_epochs"] == 1.0 and r["train"]["steps"] == 2
+    direct = run(longer, results, device="cpu", fresh=True, progress=False)
+    assert direct["train"]["extended_from_epochs"] is None
+    assert direct["metrics"]["fid"] == pytest.approx(r["metrics"]["fid"], rel=1e-4)
 
 
 def test_smoke_study_table(results):

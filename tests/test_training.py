@@ -34,6 +34,20 @@ def test_resume_equals_uninterrupted(tmp_path, mnist512):
     assert _same_weights(resumed.model, full.model) and _same_weights(resumed.ema_model, full.ema_model)
 
 
+def test_extend_shorter_run_equals_longer_run(tmp_path, mnist512):
+    data = mnist512[:128]
+    kw = dict(batch_size=32, seed=3, progress=False)
+    full = train(TINY, data, epochs=3, **kw)
+    short = tmp_path / "short.pt"
+    train(TINY, data, epochs=1, checkpoint_path=short, **kw)
+    longer = train(TINY, data, epochs=3, checkpoint_path=tmp_path / "long.pt", extend=short, **kw)
+    assert longer.resumed_from_step == 4 and longer.losses == full.losses and _same_weights(longer.model, full.model)
+    with pytest.raises(ValueError, match="more than"):
+        train(TINY, data, epochs=0.5, checkpoint_path=tmp_path / "x.pt", extend=short, **kw)
+    with pytest.raises(CheckpointError, match="another configuration"):
+        train(TINY, data, epochs=3, lr=0.1, checkpoint_path=tmp_path / "y.pt", extend=short, **kw)
+
+
 def test_keep_epochs_and_load(tmp_path, mnist512):
     path = tmp_path / "ck.pt"
     r = train(TINY, mnist512[:64], epochs=2, batch_size=32, seed=0, progress=False, checkpoint_path=path, keep_epochs=[1])

@@ -1,0 +1,110 @@
+"""Class-conditional U-Net, guidance, nearest neighbours, Fashion-MNIST and the studies beyond the report."""
+
+import pytest
+import torch
+
+from ddpm_mnist import beyond, sampling
+from ddpm_mnist.checkpoint import DenoiserSpec
+from ddpm_mnist.config import RunConfig
+from ddpm_mnist.data import DEBIAN_FASHION, ENV_FASHION_DATA, load_mnist_uint8
+from ddpm_mnist.memorisation import nearest_neighbours
+from ddpm_mnist.models import build_model
+from ddpm_mnist.profiles import get_profile
+from ddpm_mnist.report import STUDIES, get_study
+from ddpm_mnist.training import train
+
+COND = DenoiserSpec("unet", {"channels": (8, 16), "n_convs": 3, "num_classes": 10}, T=5, loss="epsilon-l2", schedule="linear-beta")
+
+
+def test_conditional_unet_uses_labels():
+    torch.manual_seed(0)
+    model = build_model("unet", T=5, channels=(8, 16), n_convs=3, num_classes=10)
+    torch.nn.init.normal_(model.label_emb.weight)
+    x, t = torch.randn(4, 1, 28, 28), torch.tensor([1, 2, 3, 4])
+    a, b = model(x, t, torch.tensor([0, 1, 2, 3])), model(x, t, torch.tensor([4, 5, 6, 7]))
+    assert a.shape == x.shape and not torch.allclose(a, b)
+    assert torch.equal(model(x, t), model(x, t, torch.full((4,), 10)))  # no label = the "null" class
+    with pytest.raises(ValueError, match="integer labels"):
+        model(x, t, torch.zeros(4))
+    plain = build_model("unet", T=5, channels=(8, 16), n_convs=3)
+    with pytest.raises(ValueError, match="unconditional"):
+        plain(x, t, torch.zeros(4, dtype=torch.long))
+
+
+def test_class_labels_rows_and_balance():
+    y = sampling.class_labels(1000)
+    assert y[:100].reshape(10, 10).T.eq(torch.arange(10)).all()  # row r of the first 100 is digit r
+    assert torch.bincount(y).eq(100).all()
+
+
+def test_guidance_combines_conditional_and_unconditional_outputs():
+    torch.manual_seed(0)
+    model = build_model("unet", T=5, channels=(8, 16), n_convs=3, num_classes=10).eval()
+    torch.nn.init.normal_(model.label_emb.weight)
+    x, y = torch.randn(3, 1, 28, 28), torch.tensor([1, 2, 3])
+    t = torch.full((3,), 2)
+    cond, uncond = model(x, t, y), model(x, t)
+    assert torch.allclose(sampling._model_output(model, x, 2, y, 0.0), cond)
+    assert torch.allclose(sampling._model_output(model, x, 2, y, 2.0), 3 * cond - 2 * uncond, atol=1e-5)
+
+
+def test_conditional_training_and_sampling(mnist512):
+    from ddpm_mnist.data import load_mnist
+
+    x, y = load_mnist(train=True, subset=256, seed=0, with_labels=True)
+    with pytest.raises(ValueError, match="one label per image"):
+        train(COND, x, epochs=1, batch_size=64, progress=False)
+    r = train(COND, x, labels=y, epochs=6, batch_size=64, seed=0, progress=False)
+    assert sum(r.losses[-4:]) < sum(r.losses[:4])
+    ab = COND.alpha_bar()
+    kw = dict(n=20, seed=1, batch_size=8, progress=False, labels=sampling.class_labels(20), guidance=1.0)
+    a = sampling.ancestral_sample(r.model, ab, "eps", variance="beta", **kw)
+    assert a.shape == (20, 1, 28, 28) and torch.equal(a, sampling.ancestral_sample(r.model, ab, "eps", variance="beta", **kw))
+    d = sampling.ddim_sample(r.model, ab, "eps", steps=3, **kw)
+    assert d.shape == (20, 1, 28, 28) and torch.isfinite(d).all()
+
+
+def test_nearest_neighbours_match_brute_force():
+    images, _ = load_mnist_uint8(train=False)
+    ref, queries = images[:500], torch.cat([images[500:520], images[:5]])
+    d, i = nearest_neighbours(queries, ref, k=3, batch_size=7)
+    brute = torch.cdist(queries.flatten(1).double() / 255, ref.flatten(1).double() / 255)
+    bd, bi = brute.topk(3, largest=False)
+    assert torch.allclose(d.double(), bd, atol=1e-3) and torch.equal(i[:, 0], bi[:, 0])
+    assert torch.equal(i[-5:, 0], torch.arange(5)) and d[-5:, 0].max() < 1e-3  # an image is its own nearest neighbour
+    with pytest.raises(ValueError, match="k must be"):
+        nearest_neighbours(queries, ref[:2], k=3)
+
+
+@pytest.mark.skipif(not (DEBIAN_FASHION.is_dir() or __import__("os").environ.get(ENV_FASHION_DATA)),
+                    reason="Fashion-MNIST absent: apt-get install dataset-fashion-mnist (.ci/run does)")
+def test_fashion_mnist_loads_and_differs_from_mnist():
+    fx, fy = load_mnist_uint8(train=False, dataset="fashion-mnist")
+    mx, _ = load_mnist_uint8(train=False)
+    assert fx.shape == (10_000, 1, 28, 28) and fx.dtype == torch.uint8 and set(fy.tolist()) == set(range(10))
+    assert fx.float().mean() > mx.float().mean() + 20  # clothes cover more of the frame than digits
+
+
+def test_unknown_dataset_lists_valid_ones():
+    with pytest.raises(ValueError, match="valid datasets: mnist, fashion-mnist"):
+        load_mnist_uint8(dataset="cifar")
+    with pytest.raises(ValueError, match="valid datasets"):
+        RunConfig(dataset="cifar")
+    with pytest.raises(ValueError, match="class-conditional"):
+        RunConfig(guidance=1.0)
+
+
+def test_beyond_studies_build_distinct_valid_configs():
+    cpu = get_profile("cpu")
+    for name, st in beyond.BEYOND.items():
+        assert get_study(name) is st and name not in STUDIES
+        configs = [cpu.apply(st.config_for(v)) for v in st.values]
+        if st.param != "epochs":
+            assert len({c.hash() for c in configs}) == len(configs), name
+    # the ε fixes reuse the loss study's runs; the DDIM variants share one trained network
+    loss = STUDIES["loss"]
+    assert beyond.BEYOND["eps-fixes"].config_for("epsilon-l2 (report)").hash() == loss.config_for("epsilon-l2").hash()
+    assert len({c.train_hash() for c in beyond.FEWER_STEPS.values()}) == 1
+    assert len({beyond.BEYOND["guidance"].config_for(w).train_hash() for w in beyond.GUIDANCE_SCALES}) == 1
+    with pytest.raises(ValueError, match="valid studies"):
+        get_study("nope")

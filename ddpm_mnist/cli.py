@@ -35,6 +35,8 @@ def _model_options(args: argparse.Namespace) -> dict:
         opts["n_convs"] = args.n_convs
     if args.hidden:
         opts["hidden"] = tuple(args.hidden)
+    if args.num_classes:
+        opts["num_classes"] = args.num_classes
     return opts
 
 
@@ -45,10 +47,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     spec = DenoiserSpec(args.model, _model_options(args), args.T, args.schedule, args.loss, args.value_range)
     spec.build()  # fail early on bad options
-    images = load_mnist(train=True, value_range=args.value_range, subset=args.subset, seed=args.seed)
+    images, labels = load_mnist(train=True, value_range=args.value_range, subset=args.subset, seed=args.seed, with_labels=True,
+                                dataset=args.dataset)
     out = Path(args.out)
     result = train(
-        spec, images, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, ema_decay=args.ema_decay,
+        spec, images, labels=labels, p_uncond=args.p_uncond, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, ema_decay=args.ema_decay,
         seed=args.seed, device=args.device, compile=args.compile, checkpoint_path=out / "checkpoint.pt",
         progress=not args.quiet,
     )
@@ -63,12 +66,16 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from .data import to_uint8
     from .io import save_npy
     from .plots import save_grid
-    from .sampling import ancestral_sample, ddim_sample
+    from .sampling import ancestral_sample, class_labels, ddim_sample
     from .training import resolve_device
 
     device = resolve_device(args.device)
     model, spec = load_denoiser(args.checkpoint, ema=not args.no_ema, device=device)
-    common = dict(seed=args.seed, device=device, batch_size=args.batch_size, progress=not args.quiet)
+    if args.guidance and not spec.num_classes:
+        raise SystemExit(f"--guidance needs a class-conditional checkpoint; {args.checkpoint} is unconditional")
+    labels = class_labels(args.n, spec.num_classes) if spec.num_classes else None  # rows of 10 per class
+    common = dict(seed=args.seed, device=device, batch_size=args.batch_size, progress=not args.quiet, labels=labels,
+                  guidance=args.guidance)
     if args.sampler == "ddim":
         x = ddim_sample(model, spec.alpha_bar(), spec.target, args.n, steps=args.steps, eta=args.eta, **common)
     else:
@@ -88,9 +95,9 @@ def cmd_fid(args: argparse.Namespace) -> None:
     from .metrics import fid
 
     samples = np.load(args.file)
-    value = fid(samples, reference=args.reference, features=args.features, n=args.n, value_range=args.value_range)
+    value = fid(samples, reference=args.reference, features=args.features, n=args.n, value_range=args.value_range, dataset=args.dataset)
     n = args.n or len(samples)
-    print(json.dumps({"fid": value, "features": args.features, "reference": args.reference, "n_samples": n}))
+    print(json.dumps({"fid": value, "features": args.features, "reference": args.reference, "dataset": args.dataset, "n_samples": n}))
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> None:
@@ -132,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--ema-decay", type=float, default=None)
     p.add_argument("--subset", type=int, default=None, help="train on a seeded random subset of this many images")
+    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    p.add_argument("--num-classes", type=int, default=0, help="unet: class-conditional with this many classes (10), for guidance")
+    p.add_argument("--p-uncond", type=float, default=0.1, help="class-conditional: probability of dropping the label in training")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (faster after a minute of compiling)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -147,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variance", choices=["report", "beta", "beta-tilde"], default="report", help="ancestral sampler: sigma_t^2 = beta_{t-1} (the report), beta_t (Ho et al.) or the posterior variance")
     p.add_argument("--steps", type=int, default=None, help="DDIM: number of steps")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM: eta")
+    p.add_argument("--guidance", type=float, default=0.0, help="class-conditional checkpoints: classifier-free guidance scale w")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
@@ -154,9 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("fid", help="FID of a .npy of samples against MNIST")
+    p = sub.add_parser("fid", help="FID of a .npy of samples against MNIST (or Fashion-MNIST)")
     p.add_argument("file")
-    p.add_argument("--features", default="mnist-cnn", choices=["mnist-cnn", "inception"])
+    p.add_argument("--features", default="mnist-cnn", choices=["mnist-cnn", "fashion-cnn", "inception"])
+    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"], help="whose test/train set is the reference")
     p.add_argument("--reference", default="test", choices=["train", "test"])
     p.add_argument("--n", type=int, default=None, help="score only the first N samples")
     p.add_argument("--range", dest="value_range", default=None, help="value range of float samples, e.g. [-1,1]")
@@ -170,10 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train_classifier)
     from .profiles import PROFILES
+    from .beyond import BEYOND
     from .report import STUDIES
 
-    p = sub.add_parser("study", help="run (or load) one of the report's studies and print its table")
-    p.add_argument("name", choices=list(STUDIES))
+    p = sub.add_parser("study", help="run (or load) one of the report's studies (or one beyond it) and print its table")
+    p.add_argument("name", choices=[*STUDIES, *BEYOND])
     p.add_argument("--profile", default="smoke", choices=list(PROFILES))
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--device", default="auto")

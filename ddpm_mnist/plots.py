@@ -162,7 +162,8 @@ def nearest_pairs(queries: np.ndarray, neighbours: np.ndarray, distances: np.nda
     """Two rows per block: ``n`` uint8 queries (top) and their nearest training images (bottom), distance above each pair."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.6))
+    n = min(n, len(queries))
+    fig, axes = plt.subplots(2, n, figsize=(1.1 * n + 0.6, 2.6), squeeze=False)
     for j in range(n):
         for i, img in enumerate((queries[j], neighbours[j])):
             axes[i, j].imshow(np.asarray(img).reshape(28, 28), cmap="gray", vmin=0, vmax=255)

@@ -108,3 +108,21 @@ def test_beyond_studies_build_distinct_valid_configs():
     assert len({beyond.BEYOND["guidance"].config_for(w).train_hash() for w in beyond.GUIDANCE_SCALES}) == 1
     with pytest.raises(ValueError, match="valid studies"):
         get_study("nope")
+
+
+def test_cli_trains_conditional_unet_and_samples_with_guidance(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    cli = [sys.executable, "-m", "ddpm_mnist.cli"]
+    subprocess.run([*cli, "train", "--model", "unet", "--channels", "8", "16", "--n-convs", "3", "--T", "5", "--num-classes", "10",
+                    "--loss", "v-l2", "--epochs", "1", "--subset", "64", "--batch-size", "32", "--out", str(tmp_path / "run"), "--quiet"],
+                   check=True, capture_output=True)
+    out = tmp_path / "s.npy"
+    subprocess.run([*cli, "sample", str(tmp_path / "run" / "checkpoint.pt"), "-n", "20", "--guidance", "2", "--variance", "beta",
+                    "--out", str(out), "--quiet"], check=True, capture_output=True)
+    assert np.load(out).shape == (20, 28, 28)
+    bad = subprocess.run([*cli, "train", "--model", "unet", "--dataset", "cifar", "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "fashion-mnist" in bad.stderr

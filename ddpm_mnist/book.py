@@ -168,6 +168,30 @@ def tuned_reference(profile: str, results_dir: str | Path | None = None) -> str:
             f"{int(row['n_seeds'])} seed{'s' if row['n_seeds'] > 1 else ''}) scores FID {row['fid_mean']:.2f}{spread}.")
 
 
+def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[int] = (0,),
+             results_dir: str | Path | None = None) -> dict[str, str]:
+    """Glue what the prose says of one study cell (first seed with a result): ``<prefix>_fid``
+    (mean over ``seeds``), ``<prefix>_fids`` (each seed's), ``<prefix>_epochs`` (ours),
+    ``<prefix>_images`` (seen in training), ``<prefix>_top_digit`` (the classifier's most
+    frequent reading of the samples), ``<prefix>_top_share`` (its share) and ``<prefix>_covered``
+    (digits seen at least once). "—" where there is no result. Returns them too."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    runs = experiments.study_results(name, profile, seeds, results_dir, [value]).get(get_study(name).label(value), [])
+    values = dict.fromkeys(["fid", "fids", "epochs", "images", "top_digit", "top_share", "covered"], "—")
+    if runs:
+        r, fids = runs[0], [x["metrics"]["fid"] for x in runs]
+        hist = np.array(r["metrics"]["digits"]["histogram"])
+        values.update(fid=f"{np.mean(fids):.2f}", fids=", ".join(f"{f:.2f}" for f in fids), epochs=f"{r['train']['epochs']:g}",
+                      images=f"{r['train']['images_seen']:,}", top_digit=str(int(hist.argmax())),
+                      top_share=f"{hist.max() / hist.sum():.0%}", covered=str(r["metrics"]["digits"]["classes_covered"]))
+    out = {f"{prefix}_{k}": v for k, v in values.items()}
+    for key, value in out.items():
+        glue(key, Markdown(value), display=False)
+    return out
+
+
 def glue_study(table: pd.DataFrame, name: str, prefix: str) -> dict[str, str]:
     """Glue (myst-nb) the numbers a chapter's prose quotes: ``<prefix>_best`` (our best value),
     ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
@@ -236,6 +260,27 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
             "values run": f"{len(done)} / {len(t)}",
         })
     return pd.DataFrame(rows)
+
+
+def missing(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
+    """The cells the chapters show (:data:`CHAPTER_RUNS`, :data:`BEYOND_RUNS`) that have no stored
+    result at ``profile``: study, value, seed and config hash, in the runner's order."""
+    prof = get_profile(profile)
+    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    rows, seen = [], set()
+    for name, values, seeds in CHAPTER_RUNS + BEYOND_RUNS:
+        st = get_study(name)
+        for value, seed, config in experiments.study_configs(st, prof, seeds, values):
+            if config.hash() in seen:
+                continue
+            seen.add(config.hash())
+            try:
+                done = experiments.load_result(config, results_dir) is not None
+            except experiments.CorruptResultError:
+                done = False
+            if not done:
+                rows.append({"study": name, "value": st.label(value), "seed": seed, "hash": config.hash()})
+    return pd.DataFrame(rows, columns=["study", "value", "seed", "hash"])
 
 
 def _trajectory(result: dict) -> str:

@@ -71,6 +71,35 @@ def test_study_pages_hold_table_and_image(smoke_html, name):
     assert "report FID" in html and "our FID" in html
 
 
+BEYOND_PAGES = ["beyond-eps", "beyond-ddim", "beyond-ema", "beyond-guidance", "beyond-fashion"]
+
+
+@pytest.mark.parametrize("name", BEYOND_PAGES)
+def test_beyond_pages_hold_table_and_image(smoke_html, name):
+    html = (smoke_html / "book" / f"{name}.html").read_text()
+    assert "<table" in html and re.search(r"<img[^>]+src=", html), f"{name}: no table or no image"
+    assert "our FID" in html and "For comparison, the tuned U-Net" in html
+
+
+def test_memorisation_page_shows_neighbours(smoke_html):
+    html = (smoke_html / "book" / "beyond-memorisation.html").read_text()
+    assert len(re.findall(r"<img[^>]+src=", html)) >= 2
+
+
+def test_missing_and_compute_time_follow_the_stored_results(tmp_path):
+    from ddpm_mnist import book, experiments
+
+    before = book.missing("smoke", tmp_path)
+    assert len(before) > 40 and before["hash"].is_unique and list(before.columns) == ["study", "value", "seed", "hash"]
+    first = before.iloc[0]
+    assert (first["study"], first["value"], first["seed"]) == ("models", "unet", 0)
+    experiments.study("models", "smoke", seeds=[0], values=["unet"], results_dir=tmp_path, device="cpu", progress=False)
+    after = book.missing("smoke", tmp_path)
+    assert len(after) == len(before) - 1 and first["hash"] not in set(after["hash"])
+    times = book.compute_time("smoke", tmp_path)
+    assert times.iloc[-1]["study"].startswith("total") and times.iloc[-1]["runs"] == 1 and times.iloc[-1]["training (min)"] >= 0
+
+
 def test_papermill_runs_a_chapter_with_parameters(tmp_path):
     nb = tmp_path / "evaluation.ipynb"
     subprocess.run([str(BIN / "jupytext"), "--to", "ipynb", "-o", str(nb), str(ROOT / "book" / "evaluation.md")], check=True, capture_output=True)

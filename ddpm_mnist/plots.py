@@ -150,12 +150,7 @@ def fid_vs_evaluations(curves: dict[str, list[tuple[int, float]]], title: str = 
         nfe, fids = zip(*sorted(points))
         ax.plot(nfe, fids, "o-" if len(points) > 1 else "s", label=label)
     ax.set_xscale("log")
-    ax.set_xlabel("network evaluations per sample")
-    ax.set_ylabel("FID")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "network evaluations per sample", "FID", title)
 
 
 def nearest_pairs(queries: np.ndarray, neighbours: np.ndarray, distances: np.ndarray, n: int = 10):
@@ -183,8 +178,13 @@ def distance_histograms(distances: dict[str, np.ndarray], title: str = "distance
     bins = np.linspace(0, max(float(np.max(d)) for d in distances.values()) * 1.05, 40)
     for label, d in distances.items():
         ax.hist(d, bins=bins, density=True, alpha=0.5, label=f"{label} (median {np.median(d):.2f})")
-    ax.set_xlabel("Euclidean distance, pixels in [0, 1]")
-    ax.set_ylabel("density")
+    return _finish(fig, ax, "Euclidean distance, pixels in [0, 1]", "density", title)
+
+
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str):
+    """Label the axes, add the title and a small legend, and tighten the layout."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -53,13 +53,14 @@ def provenance(name: str, profile: str, seeds: Sequence[int], results_dir: str |
     results = [r for rs in experiments.study_results(name, profile, seeds, results_dir).values() for r in rs]
     if not results:
         return f"profile {profile}: no results yet"
-    r = results[0]
     devices = sorted({x["device_name"] for x in results})
     versions = sorted({x["code_version"] for x in results})
-    m = r["metrics"]
+    scoring = sorted({(x["metrics"]["features"], x["metrics"]["n_samples"], x["config"].get("dataset", "mnist"), x["metrics"]["reference"])
+                      for x in results})
+    fids = "; ".join(f"`{f}` features on {n:,} samples against the {'MNIST' if d == 'mnist' else 'Fashion-MNIST'} {ref} set"
+                     for f, n, d, ref in scoring)
     return (f"Profile `{prof.name}` ({prof.description}); seeds {', '.join(map(str, seeds))}; "
-            f"trained on {', '.join(devices)}; FID in `{m['features']}` features on {m['n_samples']:,} samples "
-            f"against the MNIST {m['reference']} set; code {', '.join(versions)}.")
+            f"trained on {', '.join(devices)}; FID in {fids}; code {', '.join(versions)}.")
 
 
 def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -21,6 +21,10 @@ report's studies serve them unchanged. All start from the report's tuned configu
     classifier-free guidance scales 0 to 4.
 ``fashion``
     the tuned configuration on Fashion-MNIST, scored in the ``fashion-cnn`` feature space.
+``sampler``
+    the tuned U-Net's longest run (the report's 1000 epochs) sampled with the report's
+    :math:`\sigma_t^2 = \beta_{t-1}`, Ho et al.'s :math:`\beta_t` and the posterior
+    :math:`\tilde\beta_t`: sampling only, one trained network (shown in ``book/tuned.md``).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ BEYOND: dict[str, Study] = {
         _study("guidance", "Labels as inputs: classifier-free guidance", "guidance", GUIDANCE_SCALES,
                base=TUNED.with_param("model_options.num_classes", 10)),
         _study("fashion", "A new data set: Fashion-MNIST", None, FASHION, configs=FASHION),
+        _study("sampler", "The sampler's variance", "variance", ("report", "beta", "beta-tilde"), base=TUNED.with_param("epochs", 1000)),
     ]
 }
 """The studies of the part "Beyond the report", by name."""

@@ -218,6 +218,7 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str) -> dict[str, str]:
 CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
     ("models", ["unet"], [0, 1, 2]),
     ("epochs", None, [0]),
+    ("sampler", None, [0]),
     ("models", ["dense", "conv"], [0]),
     ("loss", None, [0]),
     ("noising-process", None, [0]),
@@ -229,8 +230,8 @@ CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
 ]
 """(study, values or None for all, seeds) that the chapters show, in the order
 ``scripts/run_profile.py`` computes them: the U-Net baseline over three seeds (the yardstick
-of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed), the
-cheap dense and convolutional models, the other studies, then the tuned U-Net's other seeds
+of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed) and that
+run under the three sampler variances (sampling only), the cheap dense and convolutional models, the other studies, then the tuned U-Net's other seeds
 (each continues its seed's baseline run, see :func:`ddpm_mnist.experiments.shorter_checkpoint`)."""
 
 BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion", "ema")]

@@ -1,13 +1,13 @@
-"""The experiments of the book's part "Beyond the report", as studies of the tuned U-Net.
+r"""The experiments of the book's part "Beyond the report", as studies of the tuned U-Net.
 
 Each is a :class:`~ddpm_mnist.report.Study`, so the runner, the tables and the chapters of the
 report's studies serve them unchanged. All start from the report's tuned configuration
 (:data:`TUNED`, at the report's 50 epochs: 3 at the ``cpu`` profile) and change one thing:
 
 ``eps-fixes``
-    the report's ε losses fail because its schedules reach :math:`\\bar\\alpha_T = 0`, where
+    the report's ε losses fail because its schedules reach :math:`\bar\alpha_T = 0`, where
     the ε-to-mean formula divides by zero; three fixes: a schedule with
-    :math:`\\bar\\alpha_T > 0` (``cosine-nichol``), predicting :math:`v` or :math:`x_0`.
+    :math:`\bar\alpha_T > 0` (``cosine-nichol``), predicting :math:`v` or :math:`x_0`.
 ``fewer-steps``
     a network trained with T = 100 steps of Ho et al.'s schedule (``linear-beta``, ε loss),
     sampled by the ancestral sampler (100 network evaluations) and by DDIM (η = 0 and 1) with

@@ -28,13 +28,16 @@ def test_hash_changes_with_every_field():
         "loss": "x-prev-l1", "value_range": "[0,1]", "batch_size": 128, "epochs": 49, "lr": 2e-3, "grad_clip": None,
         "ema_decay": 0.999, "train_subset": 1000, "sampler": "ddim", "variance": "beta-tilde", "ddim_steps": 5,
         "ddim_eta": 1.0, "n_samples": 9999, "fid_features": "inception", "fid_reference": "train", "seed": 1,
+        "dataset": "fashion-mnist", "p_uncond": 0.2, "guidance": 1.0,
     }
     assert set(changed) == {f.name for f in dataclasses.fields(RunConfig)}
-    hashes = {UNET.hash()}
+    conditional = UNET.with_param("model_options.num_classes", 10)
+    hashes = {UNET.hash(), conditional.hash()}
     for name, value in changed.items():
         opts = {"model_options": {}} if name == "model" else {}
-        hashes.add(dataclasses.replace(UNET, **{name: value, **opts}).hash())
-    assert len(hashes) == len(changed) + 1
+        base = conditional if name == "guidance" else UNET
+        hashes.add(dataclasses.replace(base, **{name: value, **opts}).hash())
+    assert len(hashes) == len(changed) + 2
 
 
 def test_train_hash_ignores_sampling_fields():

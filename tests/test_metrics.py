@@ -71,7 +71,7 @@ def test_fid_inputs(test_images):
     assert fid(x, value_range="[-1,1]") == pytest.approx(fid(test_images[:50]), rel=1e-6)
     with pytest.raises(ValueError, match="value_range"):
         fid(x)
-    with pytest.raises(ValueError, match="valid extractors: mnist-cnn, inception"):
+    with pytest.raises(ValueError, match="valid extractors: mnist-cnn, fashion-cnn, inception"):
         fid(test_images[:50], features="clip")
     with pytest.raises(ValueError, match="only 50"):
         fid(test_images[:50], n=100)

@@ -186,7 +186,7 @@ def run(
     if fresh:
         ck.unlink(missing_ok=True)
     needed = [c.epochs for c in targets if not done.get(c.hash())]
-    extend = None if fresh else shorter_checkpoint(config, results_dir, up_to=min(needed))
+    extend = None if fresh or ck.exists() else shorter_checkpoint(config, results_dir, up_to=min(needed))
     milestones = [e for e in milestones if extend is None or e > extend[1]]
     images, labels = load_mnist(train=True, value_range=config.value_range, subset=config.train_subset, seed=0, with_labels=True,
                                 dataset=config.dataset)
@@ -211,7 +211,7 @@ def run(
             "final_loss": float(np.mean(losses[-50:])) if losses else None,
             "loss_curve": _loss_curve(losses),
             "train_images": len(images),
-            "extended_from_epochs": extend[1] if extend else None,  # wall_time_s includes that shorter run
+            "extended_from_step": state.get("extended_from_step"),  # continued a shorter run; wall_time_s includes it
         }
         scored, samples = _sample_and_score(c, model, dev, progress)
         out = _write_result(c, results_dir, profile=profile, device=dev, train_info=train_info, scored=scored, samples=samples,

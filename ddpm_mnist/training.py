@@ -36,6 +36,7 @@ class TrainResult:
     images_seen: int
     wall_time_s: float  # training time, summed over the interrupted calls of a resumed run
     resumed_from_step: int = 0
+    extended_from_step: int | None = None  # the step of the shorter run this one continued, if any
     epoch_checkpoints: dict[float, str] = field(default_factory=dict)
 
 
@@ -179,6 +180,7 @@ def train(
         settings["p_uncond"] = p_uncond
 
     source = checkpoint_path if checkpoint_path is not None and Path(checkpoint_path).exists() else extend
+    extended_from = None
     if source is not None:
         state = ckpt.read(source, map_location=device)
         theirs = dict(state.get("settings") or {})
@@ -199,20 +201,21 @@ def train(
         gen.set_state(state["generator"].cpu())
         losses = list(state["losses"])
         step, time_before = state["step"], state["train_time_s"]
+        extended_from = state["step"] if source == extend else state.get("extended_from_step")
     resumed_from = step
 
     dtype = autocast_dtype(device) if amp is None else (torch.bfloat16 if amp else None)
     images = images.to(device)
     labels = labels.to(device) if spec.num_classes else None
     train_step = make_train_step(spec, model, opt, autocast=dtype, compile=compile, grad_clip=grad_clip, p_uncond=p_uncond)
-    result = TrainResult(model, ema.module if ema else None, losses, step, step * bs, 0.0, resumed_from)
+    result = TrainResult(model, ema.module if ema else None, losses, step, step * bs, 0.0, resumed_from, extended_from)
 
     def save(path) -> None:
         ckpt.save(
             path, spec, model, optimizer=opt.state_dict(), step=step, settings=settings,
             generator=gen.get_state(), losses=losses, train_time_s=time_before + time.perf_counter() - start,
             ema_state_dict=ema.module.state_dict() if ema else None,
-            ema_n_averaged=ema.n_averaged.clone() if ema else None,
+            ema_n_averaged=ema.n_averaged.clone() if ema else None, extended_from_step=extended_from,
         )
 
     start = time.perf_counter()

@@ -111,9 +111,9 @@ def test_longer_run_extends_shorter_one(results):
     assert shorter_checkpoint(longer, results, up_to=0.5) is None
     assert shorter_checkpoint(longer.with_param("seed", 1), results, up_to=2.0) is None
     r = run(longer, results, device="cpu", progress=False)
-    assert r["train"]["extended_from_epochs"] == 1.0 and r["train"]["steps"] == 2
+    assert r["train"]["extended_from_step"] == 1 and r["train"]["steps"] == 2
     direct = run(longer, results, device="cpu", fresh=True, progress=False)
-    assert direct["train"]["extended_from_epochs"] is None
+    assert direct["train"]["extended_from_step"] is None
     assert direct["metrics"]["fid"] == pytest.approx(r["metrics"]["fid"], rel=1e-4)
 
 

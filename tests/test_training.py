@@ -41,7 +41,10 @@ def test_extend_shorter_run_equals_longer_run(tmp_path, mnist512):
     short = tmp_path / "short.pt"
     train(TINY, data, epochs=1, checkpoint_path=short, **kw)
     longer = train(TINY, data, epochs=3, checkpoint_path=tmp_path / "long.pt", extend=short, **kw)
-    assert longer.resumed_from_step == 4 and longer.losses == full.losses and _same_weights(longer.model, full.model)
+    assert longer.resumed_from_step == longer.extended_from_step == 4
+    assert longer.losses == full.losses and _same_weights(longer.model, full.model)
+    again = train(TINY, data, epochs=3, checkpoint_path=tmp_path / "long.pt", **kw)  # its own checkpoint remembers the origin
+    assert again.extended_from_step == 4 and again.steps == 12
     with pytest.raises(ValueError, match="more than"):
         train(TINY, data, epochs=0.5, checkpoint_path=tmp_path / "x.pt", extend=short, **kw)
     with pytest.raises(CheckpointError, match="another configuration"):

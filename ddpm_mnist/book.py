@@ -173,19 +173,19 @@ def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[i
              results_dir: str | Path | None = None) -> dict[str, str]:
     """Glue what the prose says of one study cell (first seed with a result): ``<prefix>_fid``
     (mean over ``seeds``), ``<prefix>_fids`` (each seed's), ``<prefix>_epochs`` (ours),
-    ``<prefix>_images`` (seen in training), ``<prefix>_top_digit`` (the classifier's most
+    ``<prefix>_images`` (seen in training), ``<prefix>_parameters`` (of the network), ``<prefix>_top_digit`` (the classifier's most
     frequent reading of the samples), ``<prefix>_top_share`` (its share) and ``<prefix>_covered``
     (digits seen at least once). "—" where there is no result. Returns them too."""
     from IPython.display import Markdown
     from myst_nb import glue
 
     runs = experiments.study_results(name, profile, seeds, results_dir, [value]).get(get_study(name).label(value), [])
-    values = dict.fromkeys(["fid", "fids", "epochs", "images", "top_digit", "top_share", "covered"], "—")
+    values = dict.fromkeys(["fid", "fids", "epochs", "images", "parameters", "top_digit", "top_share", "covered"], "—")
     if runs:
         r, fids = runs[0], [x["metrics"]["fid"] for x in runs]
         hist = np.array(r["metrics"]["digits"]["histogram"])
         values.update(fid=f"{np.mean(fids):.2f}", fids=", ".join(f"{f:.2f}" for f in fids), epochs=f"{r['train']['epochs']:g}",
-                      images=f"{r['train']['images_seen']:,}", top_digit=str(int(hist.argmax())),
+                      images=f"{r['train']['images_seen']:,}", parameters=f"{r['parameters']:,}", top_digit=str(int(hist.argmax())),
                       top_share=f"{hist.max() / hist.sum():.0%}", covered=str(r["metrics"]["digits"]["classes_covered"]))
     out = {f"{prefix}_{k}": v for k, v in values.items()}
     for key, value in out.items():

@@ -31,6 +31,7 @@ TUNED_EPOCHS = [50, 1000]
 PARAM_LABELS = {
     "batch_size": "batch size", "epochs": "epochs (report)", "loss": "loss", "model_options.channels": "channels",
     "T": "noising steps T", "schedule": "noising process", "value_range": "normalization range", None: "model",
+    "guidance": "guidance scale w", "variance": "sampler variance",
 }
 
 
@@ -73,7 +74,7 @@ def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
     report = ["—" if r is None or (isinstance(r, float) and np.isnan(r)) else f"{r:.1f}" + (" ★" if b else "")
               for r, b in zip(table["report_fid"], table["report_best"])]
     out = pd.DataFrame({
-        PARAM_LABELS.get(st.param, st.param) if st.section != "beyond" else "configuration": table["value"],
+        "configuration" if st.configs else PARAM_LABELS.get(st.param, st.param): table["value"],
         "report FID (Inception)": report,
         "our FID (mean ± std)": ours,
         "seeds": table["n_seeds"],
@@ -140,7 +141,7 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
 
     prof = get_profile(profile)
     results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
-    tuned = experiments.tabulate(get_study("models"), prof, CHAPTER_SEEDS["models"], results_dir, ["unet"]).iloc[0]
+    tuned = _tuned_row(profile, results_dir)
     rows = []
     for name, st in BEYOND.items():
         t = experiments.tabulate(st, prof, [0], results_dir)
@@ -157,11 +158,16 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
     return pd.DataFrame(rows)
 
 
+def _tuned_row(profile: str, results_dir: str | Path | None) -> pd.Series:
+    """The tuned U-Net's row (the baseline over its seeds) of the model comparison."""
+    prof = get_profile(profile)
+    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    return experiments.tabulate(get_study("models"), prof, CHAPTER_SEEDS["models"], results_dir, ["unet"]).iloc[0]
+
+
 def tuned_reference(profile: str, results_dir: str | Path | None = None) -> str:
     """One sentence with the tuned U-Net's FID over its seeds (the yardstick of the part "Beyond the report")."""
-    t = experiments.tabulate(get_study("models"), get_profile(profile), CHAPTER_SEEDS["models"],
-                             results_dir if results_dir is not None else get_profile(profile).results_dir, ["unet"])
-    row = t.iloc[0]
+    row = _tuned_row(profile, results_dir)
     if row["n_seeds"] == 0:
         return f"The tuned U-Net has no stored result at the `{profile}` profile yet."
     spread = "" if np.isnan(row["fid_std"]) else f" ± {row['fid_std']:.2f}"

@@ -25,6 +25,9 @@ report's studies serve them unchanged. All start from the report's tuned configu
     the tuned U-Net's longest run (the report's 1000 epochs) sampled with the report's
     :math:`\sigma_t^2 = \beta_{t-1}`, Ho et al.'s :math:`\beta_t` and the posterior
     :math:`\tilde\beta_t`: sampling only, one trained network (shown in ``book/tuned.md``).
+``fid-noise``
+    that network again, sampled with eight other seeds: how much one FID on the profile's
+    sample count moves when only the sampler's noise changes (shown in ``book/evaluation.md``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ EMA_DECAY = 0.995
 
 DDIM_STEPS = (10, 20, 50, 100)
 GUIDANCE_SCALES = (0.0, 0.5, 1.0, 2.0, 4.0)
+SAMPLE_SEEDS = tuple(range(1, 9))
 
 
 def _ddim(steps: int, eta: float) -> RunConfig:
@@ -80,6 +84,8 @@ BEYOND: dict[str, Study] = {
                base=TUNED.with_param("model_options.num_classes", 10)),
         _study("fashion", "A new data set: Fashion-MNIST", None, FASHION, configs=FASHION),
         _study("sampler", "The sampler's variance", "variance", ("report", "beta", "beta-tilde"), base=TUNED.with_param("epochs", 1000)),
+        _study("fid-noise", "The FID's own noise: one network, eight sampling seeds", "sample_seed", SAMPLE_SEEDS,
+               base=TUNED.with_param("epochs", 1000)),
     ]
 }
 """The studies of the part "Beyond the report", by name."""

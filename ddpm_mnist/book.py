@@ -31,7 +31,7 @@ TUNED_EPOCHS = [50, 1000]
 PARAM_LABELS = {
     "batch_size": "batch size", "epochs": "epochs (report)", "loss": "loss", "model_options.channels": "channels",
     "T": "noising steps T", "schedule": "noising process", "value_range": "normalization range", None: "model",
-    "guidance": "guidance scale w", "variance": "sampler variance",
+    "guidance": "guidance scale w", "variance": "sampler variance", "sample_seed": "sampling seed",
 }
 
 
@@ -143,7 +143,8 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
     results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
     tuned = _tuned_row(profile, results_dir)
     rows = []
-    for name, st in BEYOND.items():
+    for name, _, _ in BEYOND_RUNS:
+        st = BEYOND[name]
         t = experiments.tabulate(st, prof, [0], results_dir)
         done = t[t["fid_mean"].notna()]
         best = done.loc[done["fid_mean"].idxmin()] if len(done) else None
@@ -225,6 +226,7 @@ CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
     ("models", ["unet"], [0, 1, 2]),
     ("epochs", None, [0]),
     ("sampler", None, [0]),
+    ("fid-noise", None, [0]),
     ("models", ["dense", "conv"], [0]),
     ("loss", None, [0]),
     ("noising-process", None, [0]),
@@ -237,7 +239,7 @@ CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
 """(study, values or None for all, seeds) that the chapters show, in the order
 ``scripts/run_profile.py`` computes them: the U-Net baseline over three seeds (the yardstick
 of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed) and that
-run under the three sampler variances (sampling only), the cheap dense and convolutional models, the other studies, then the tuned U-Net's other seeds
+run under the three sampler variances and eight other sampling seeds (sampling only), the cheap dense and convolutional models, the other studies, then the tuned U-Net's other seeds
 (each continues its seed's baseline run, see :func:`ddpm_mnist.experiments.shorter_checkpoint`)."""
 
 BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion", "ema")]

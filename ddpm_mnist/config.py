@@ -12,12 +12,14 @@ from . import data, metrics
 from .checkpoint import DenoiserSpec
 
 
-HASH_OPTIONAL: frozenset[str] = frozenset({"dataset", "p_uncond", "guidance"})
+HASH_OPTIONAL: frozenset[str] = frozenset({"dataset", "p_uncond", "guidance", "sample_seed"})
 """Fields added after results were first published: omitted from the hash at their default.
 Every field added to :class:`RunConfig` from now on goes here."""
 
 
-SAMPLING_FIELDS = ("sampler", "variance", "ddim_steps", "ddim_eta", "guidance", "n_samples", "fid_features", "fid_reference")
+SAMPLING_FIELDS = (
+    "sampler", "variance", "ddim_steps", "ddim_eta", "guidance", "sample_seed", "n_samples", "fid_features", "fid_reference",
+)
 """Fields that change how a trained network is sampled and scored, not the network."""
 
 
@@ -56,6 +58,12 @@ class RunConfig:
     fid_features: str = "mnist-cnn"
     fid_reference: str = "test"
     seed: int = 0
+    sample_seed: int | None = None  # the sampler's noise seed; None: ``seed``
+
+    @property
+    def sampling_seed(self) -> int:
+        """The seed of the sampler's noise: ``sample_seed``, else the run's ``seed``."""
+        return self.seed if self.sample_seed is None else self.sample_seed
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "epochs", float(self.epochs))  # 50 and 50.0 must hash alike

@@ -101,7 +101,7 @@ def _loss_curve(losses: Sequence[float], points: int = 200) -> list[list[float]]
 def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.device, progress: bool) -> tuple[dict, np.ndarray]:
     spec = config.spec
     labels = class_labels(config.n_samples, spec.num_classes) if spec.num_classes else None
-    kw = dict(seed=config.seed, device=device, progress=progress, labels=labels, guidance=config.guidance)
+    kw = dict(seed=config.sampling_seed, device=device, progress=progress, labels=labels, guidance=config.guidance)
     t0 = time.perf_counter()
     if config.sampler == "ddim":
         x = ddim_sample(model, spec.alpha_bar(), spec.target, config.n_samples, steps=config.ddim_steps, eta=config.ddim_eta, **kw)

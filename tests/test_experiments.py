@@ -28,7 +28,7 @@ def test_hash_changes_with_every_field():
         "loss": "x-prev-l1", "value_range": "[0,1]", "batch_size": 128, "epochs": 49, "lr": 2e-3, "grad_clip": None,
         "ema_decay": 0.999, "train_subset": 1000, "sampler": "ddim", "variance": "beta-tilde", "ddim_steps": 5,
         "ddim_eta": 1.0, "n_samples": 9999, "fid_features": "inception", "fid_reference": "train", "seed": 1,
-        "dataset": "fashion-mnist", "p_uncond": 0.2, "guidance": 1.0,
+        "dataset": "fashion-mnist", "p_uncond": 0.2, "guidance": 1.0, "sample_seed": 3,
     }
     assert set(changed) == {f.name for f in dataclasses.fields(RunConfig)}
     conditional = UNET.with_param("model_options.num_classes", 10)
@@ -41,7 +41,7 @@ def test_hash_changes_with_every_field():
 
 
 def test_train_hash_ignores_sampling_fields():
-    ddim = dataclasses.replace(UNET, sampler="ddim", ddim_steps=5, n_samples=100, variance="beta")
+    ddim = dataclasses.replace(UNET, sampler="ddim", ddim_steps=5, n_samples=100, variance="beta", sample_seed=7)
     assert ddim.train_hash() == UNET.train_hash() and ddim.hash() != UNET.hash()
     assert dataclasses.replace(UNET, lr=2e-3).train_hash() != UNET.train_hash()
 
@@ -115,6 +115,18 @@ def test_longer_run_extends_shorter_one(results):
     direct = run(longer, results, device="cpu", fresh=True, progress=False)
     assert direct["train"]["extended_from_step"] is None
     assert direct["metrics"]["fid"] == pytest.approx(r["metrics"]["fid"], rel=1e-4)
+
+
+def test_sample_seed_resamples_the_same_network(results):
+    config = SMOKE.apply(UNET).with_param("n_samples", 8)
+    first = run(config, results, device="cpu", progress=False)
+    assert config.sampling_seed == config.seed == 0
+    other = run(config.with_param("sample_seed", 1), results, device="cpu", progress=False)
+    same = run(config.with_param("sample_seed", 0), results, device="cpu", progress=False)
+    assert other["train"] == first["train"] == same["train"]  # one trained network, not retrained
+    assert not np.array_equal(other["samples"], first["samples"])
+    np.testing.assert_array_equal(same["samples"], first["samples"])
+    assert same["metrics"]["fid"] == pytest.approx(first["metrics"]["fid"])
 
 
 def test_smoke_study_table(results):

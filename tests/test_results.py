@@ -1,0 +1,68 @@
+"""The committed results of the published (``cpu``) profile: well-formed, and complete per chapter."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ddpm_mnist import book, experiments
+from ddpm_mnist.config import RunConfig
+from ddpm_mnist.profiles import get_profile
+from ddpm_mnist.report import get_study
+
+CPU = get_profile("cpu")
+STORED = sorted((CPU.results_dir / "runs").glob("*/result.json"))
+
+PENDING = {
+    "epochs", "epochs-50-1000-seeds-1-2", "sampler", "fid-noise", "loss", "noising-process", "normalization", "channels",
+    "batch-size", "noising-steps", "eps-fixes", "fewer-steps", "guidance", "fashion", "ema",
+}
+"""Chapter runs (ids as below) whose ``cpu`` results are still being computed by
+``scripts/run_profile.py``. Each is an expected failure, strictly: once its results are all
+committed the test passes, which fails the suite until the id is removed from this set."""
+
+
+def _run_id(name: str, values: list | None, seeds: list[int]) -> str:
+    parts = [name] + (["-".join(map(str, values))] if values else []) + ([f"seeds-{'-'.join(map(str, seeds))}"] if seeds != [0] else [])
+    return "-".join(parts)
+
+
+CHAPTER_RUNS = [
+    pytest.param(name, values, seeds, id=_run_id(name, values, seeds),
+                 marks=[pytest.mark.xfail(strict=True, reason="cpu results still computing")] if _run_id(name, values, seeds) in PENDING else [])
+    for name, values, seeds in book.CHAPTER_RUNS + book.BEYOND_RUNS
+]
+
+
+def test_pending_names_real_chapter_runs():
+    ids = {_run_id(name, values, seeds) for name, values, seeds in book.CHAPTER_RUNS + book.BEYOND_RUNS}
+    assert PENDING <= ids, PENDING - ids
+
+
+@pytest.mark.parametrize(("name", "values", "seeds"), CHAPTER_RUNS)
+def test_chapter_has_every_cpu_result(name, values, seeds):
+    """Every value and seed a chapter shows has a stored result at the ``cpu`` profile."""
+    st = get_study(name)
+    absent = [(st.label(v), s, c.hash()) for v, s, c in experiments.study_configs(st, CPU, seeds, values)
+              if experiments.load_result(c, CPU.results_dir) is None]
+    assert not absent, f"no cpu result for {absent}; compute them with scripts/run_profile.py --profile cpu"
+
+
+def test_there_are_committed_results():
+    assert len(STORED) >= 6
+
+
+@pytest.mark.parametrize("path", STORED, ids=[p.parent.name for p in STORED])
+def test_stored_result_is_well_formed(path):
+    """Named by its config's hash (so no code change has renamed it), with its provenance and samples."""
+    result = json.loads(path.read_text())
+    config = RunConfig.from_dict(result["config"])
+    assert config.hash() == result["hash"] == path.parent.name
+    assert result["profile"] == "cpu" and result["seed"] == config.seed
+    assert config.train_subset == CPU.train_subset and config.epochs <= CPU.max_epochs, "not at the cpu budget"
+    assert result["device_name"] and result["code_version"] and result["train"]["images_seen"] > 0
+    m = result["metrics"]
+    assert m["features"] == config.fid_features and m["n_samples"] == config.n_samples == CPU.n_samples
+    assert np.isfinite(m["fid"]) and m["fid"] > 0
+    samples = np.load(path.parent / "samples.npy")
+    assert samples.shape == (100, 28, 28) and samples.dtype == np.uint8

@@ -35,17 +35,86 @@ PARAM_LABELS = {
 }
 
 
+RULE_SEEDS = [0, 1, 2]
+"""The seeds of the seed rule: every value gets the first; a value whose FID lies within twice the
+baseline's seed spread of a neighbour's (:func:`close_values`) gets all three."""
+
+RULE_STUDIES = ("loss", "noising-process", "normalization", "channels", "batch-size", "noising-steps")
+"""The report's one-parameter studies that the seed rule applies to (the model comparison
+differs by far more than the spread; the epochs study is one trajectory per seed)."""
+
+
+def default_seeds(profile: str) -> list[int]:
+    """A study chapter's seeds: :data:`RULE_SEEDS`, except one seed in the smoke profile."""
+    return [0] if profile == "smoke" else list(RULE_SEEDS)
+
+
+def seed_spread(profile: str, results_dir: str | Path | None = None) -> float:
+    """The baseline U-Net's FID standard deviation over its seeds (NaN until two are stored)."""
+    return float(_tuned_row(profile, results_dir)["fid_std"])
+
+
+def close_values(table: pd.DataFrame, spread: float) -> list[str]:
+    """Values of a study table (its order) whose FID is within ``2 * spread`` of a neighbouring
+    value's, or that are the best or runner-up when those two are that close: the cells that one
+    seed does not rank. Values without a result are left out; nothing is close if ``spread`` is NaN."""
+    done = table[table["fid_mean"].notna()].reset_index(drop=True)
+    close: set[str] = set()
+    if np.isnan(spread) or len(done) < 2:
+        return []
+    fid, value = done["fid_mean"].to_numpy(), done["value"].tolist()
+    for i in range(len(done) - 1):
+        if abs(fid[i + 1] - fid[i]) < 2 * spread:
+            close.update(value[i:i + 2])
+    first, second = np.argsort(fid)[:2]
+    if fid[second] - fid[first] < 2 * spread:
+        close.update([value[first], value[second]])
+    return [v for v in value if v in close]
+
+
+def extra_seed_runs(profile: str, results_dir: str | Path | None = None) -> list[tuple[str, list, list[int]]]:
+    """(study, values, seeds) that the seed rule asks for, from the stored first-seed results of
+    :data:`RULE_STUDIES` and the baseline's spread (for ``scripts/run_profile.py``, after every
+    chapter's first seed; stored runs among them are skipped there)."""
+    spread = seed_spread(profile, results_dir)
+    out = []
+    for name in RULE_STUDIES:
+        st = get_study(name)
+        table = experiments.tabulate(st, get_profile(profile), RULE_SEEDS[:1], _results(profile, results_dir))
+        close = set(close_values(table, spread))
+        values = [v for v in st.values if st.label(v) in close]
+        if values:
+            out.append((name, values, RULE_SEEDS[1:]))
+    return out
+
+
+def _results(profile: str, results_dir: str | Path | None) -> Path:
+    return Path(results_dir) if results_dir is not None else get_profile(profile).results_dir
+
+
 def run_study(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None, device: str = "auto",
               values: Sequence[Any] | None = None, train_missing: bool | None = None) -> pd.DataFrame:
-    """:func:`ddpm_mnist.experiments.study`, quiet in the smoke profile.
+    """:func:`ddpm_mnist.experiments.study`, quiet in the smoke profile; the table holds every
+    stored result of ``seeds``.
 
     ``train_missing`` None: train missing runs except at the ``cpu`` profile, whose results are
     computed in the background and committed (the published build never trains; a missing
-    cell shows as "—")."""
+    cell shows as "—"). For the studies of :data:`RULE_STUDIES` the first seed is trained for
+    every value and the others only for the values that :func:`close_values` picks."""
     if train_missing is None:
         train_missing = profile != "cpu"
-    return experiments.study(name, profile, seeds=seeds, values=values, results_dir=results_dir, device=device,
-                             progress=profile != "smoke", train_missing=train_missing)
+    kw = dict(results_dir=results_dir, device=device, progress=profile != "smoke")
+    if not train_missing:
+        return experiments.tabulate(get_study(name), get_profile(profile), seeds, _results(profile, results_dir), values)
+    if name not in RULE_STUDIES or len(seeds) < 2:
+        return experiments.study(name, profile, seeds=seeds, values=values, **kw)
+    experiments.study("models", profile, seeds=RULE_SEEDS, values=["unet"], **kw)  # the spread the rule needs
+    first = experiments.study(name, profile, seeds=seeds[:1], values=values, **kw)
+    close = close_values(first, seed_spread(profile, results_dir))
+    st = get_study(name)
+    if close:
+        experiments.study(name, profile, seeds=seeds[1:], values=[v for v in st.values if st.label(v) in close], **kw)
+    return experiments.tabulate(st, get_profile(profile), seeds, _results(profile, results_dir), values)
 
 
 def provenance(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None) -> str:
@@ -60,7 +129,8 @@ def provenance(name: str, profile: str, seeds: Sequence[int], results_dir: str |
                       for x in results})
     fids = "; ".join(f"`{f}` features on {n:,} samples against the {'MNIST' if d == 'mnist' else 'Fashion-MNIST'} {ref} set"
                      for f, n, d, ref in scoring)
-    return (f"Profile `{prof.name}` ({prof.description}); seeds {', '.join(map(str, seeds))}; "
+    found = sorted({x["seed"] for x in results})
+    return (f"Profile `{prof.name}` ({prof.description}); seeds {', '.join(map(str, found))} (the seeds column counts those of each row); "
             f"trained on {', '.join(devices)}; FID in {fids}; code {', '.join(versions)}.")
 
 
@@ -140,7 +210,7 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
     from .beyond import BEYOND
 
     prof = get_profile(profile)
-    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    results_dir = _results(profile, results_dir)
     tuned = _tuned_row(profile, results_dir)
     rows = []
     for name, _, _ in BEYOND_RUNS:
@@ -162,7 +232,7 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
 def _tuned_row(profile: str, results_dir: str | Path | None) -> pd.Series:
     """The tuned U-Net's row (the baseline over its seeds) of the model comparison."""
     prof = get_profile(profile)
-    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    results_dir = _results(profile, results_dir)
     return experiments.tabulate(get_study("models"), prof, CHAPTER_SEEDS["models"], results_dir, ["unet"]).iloc[0]
 
 
@@ -254,7 +324,7 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
     from .experiments import tabulate
 
     prof = get_profile(profile)
-    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    results_dir = _results(profile, results_dir)
     rows = []
     for name, st in STUDIES.items():
         seeds = CHAPTER_SEEDS.get(name, [0])
@@ -273,12 +343,13 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
 
 
 def missing(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
-    """The cells the chapters show (:data:`CHAPTER_RUNS`, :data:`BEYOND_RUNS`) that have no stored
-    result at ``profile``: study, value, seed and config hash, in the runner's order."""
+    """The cells the chapters show (:data:`CHAPTER_RUNS`, :data:`BEYOND_RUNS`, then the seeds the
+    seed rule asks for so far, :func:`extra_seed_runs`) that have no stored result at ``profile``:
+    study, value, seed and config hash, in the runner's order."""
     prof = get_profile(profile)
-    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    results_dir = _results(profile, results_dir)
     rows, seen = [], set()
-    for name, values, seeds in CHAPTER_RUNS + BEYOND_RUNS:
+    for name, values, seeds in CHAPTER_RUNS + BEYOND_RUNS + extra_seed_runs(profile, results_dir):
         st = get_study(name)
         for value, seed, config in experiments.study_configs(st, prof, seeds, values):
             if config.hash() in seen:

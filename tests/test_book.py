@@ -113,3 +113,32 @@ def test_papermill_runs_a_chapter_with_parameters(tmp_path):
     assert injected and "profile = \"smoke\"" in "".join(injected[0]["source"])
     outputs = json.dumps([c.get("outputs", []) for c in cells])
     assert "the reference set itself" in outputs
+
+
+def test_close_values_picks_the_cells_one_seed_does_not_rank():
+    import numpy as np
+    import pandas as pd
+
+    from ddpm_mnist import book
+
+    table = pd.DataFrame({"value": ["a", "b", "c", "d", "e"], "fid_mean": [50.0, 10.0, 15.0, np.nan, 100.0]})
+    assert book.close_values(table, spread=3.0) == ["b", "c"]  # |10 - 15| < 6: neighbours and best/runner-up
+    assert book.close_values(table, spread=2.0) == []
+    assert book.close_values(table, spread=21.0) == ["a", "b", "c"]  # 50 vs 10 and 10 vs 15; d has no result, so c's neighbour is e
+    assert book.close_values(table, spread=43.0) == ["a", "b", "c", "e"]  # |15 - 100| < 86
+    assert book.close_values(table, spread=float("nan")) == []
+    swapped = pd.DataFrame({"value": ["a", "b", "c"], "fid_mean": [10.0, 40.0, 12.0]})
+    assert book.close_values(swapped, spread=5.0) == ["a", "c"]  # not neighbours, but best and runner-up
+
+
+def test_seed_rule_trains_further_seeds_only_where_needed(tmp_path):
+    from ddpm_mnist import book
+
+    table = book.run_study("normalization", "smoke", [0, 1, 2], tmp_path, "cpu")
+    spread = book.seed_spread("smoke", tmp_path)
+    assert spread == spread  # the baseline's three seeds were trained for it
+    close = book.close_values(table[["value", "fid_mean"]].assign(fid_mean=[f[0] for f in table["fids"]]), spread)
+    assert dict(zip(table["value"], table["n_seeds"])) == {v: 3 if v in close else 1 for v in table["value"]}
+    asked = [r for r in book.extra_seed_runs("smoke", tmp_path) if r[0] == "normalization"]
+    assert asked == ([("normalization", close, [1, 2])] if close else [])
+    assert "normalization" not in set(book.missing("smoke", tmp_path)["study"])

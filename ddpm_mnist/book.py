@@ -319,27 +319,68 @@ CHAPTER_SEEDS: dict[str, list[int]] = {"models": [0, 1, 2]}
 """Seeds of each study's summary row (others: seed 0)."""
 
 
-def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
-    """One row per study, from stored results only: the report's choice, ours, and whether they agree."""
-    from .experiments import tabulate
+def _fid_text(mean: float, std: float, n: int) -> str:
+    """``12.34 ± 1.23 (3 seeds)``, ``12.34 (1 seed)`` or "—"."""
+    if np.isnan(mean):
+        return "—"
+    return f"{mean:.2f}" + ("" if np.isnan(std) else f" ± {std:.2f}") + f" ({n} seed{'s' if n != 1 else ''})"
 
+
+def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
+    """One row per study of the report, from stored results only (every stored seed of
+    :data:`RULE_SEEDS`): the report's choice, our best value and its FID, the runner-up, whether
+    the gap between them exceeds twice the baseline's seed spread, and whether we agree."""
     prof = get_profile(profile)
     results_dir = _results(profile, results_dir)
+    spread = seed_spread(profile, results_dir)
     rows = []
     for name, st in STUDIES.items():
-        seeds = CHAPTER_SEEDS.get(name, [0])
-        t = tabulate(st, prof, seeds, results_dir)
-        done = t[t["fid_mean"].notna()]
-        best = done.loc[done["fid_mean"].idxmin()] if len(done) else None
+        t = experiments.tabulate(st, prof, RULE_SEEDS, results_dir)
+        done = t[t["fid_mean"].notna()].sort_values("fid_mean")
+        best = done.iloc[0] if len(done) else None
+        second = done.iloc[1] if len(done) > 1 else None
+        gap = second["fid_mean"] - best["fid_mean"] if second is not None else np.nan
         rows.append({
             "study": f"{st.section} {st.title}",
             "report's choice": st.label(st.report_choice),
             "our best": best["value"] if best is not None else "—",
-            "our best FID": f"{best['fid_mean']:.2f}" if best is not None else "—",
+            "its FID": _fid_text(best["fid_mean"], best["fid_std"], best["n_seeds"]) if best is not None else "—",
+            "runner-up": f"{second['value']} (+{gap:.2f})" if second is not None else "—",
+            "ranked": "—" if np.isnan(gap) or np.isnan(spread) else ("yes" if gap >= 2 * spread else "within noise"),
             "agree": ("yes" if best["value"] == st.label(st.report_choice) else "no") if best is not None else "—",
             "values run": f"{len(done)} / {len(t)}",
         })
     return pd.DataFrame(rows)
+
+
+def best_configuration(profile: str, results_dir: str | Path | None = None) -> dict[str, str]:
+    """The lowest FID among the report's U-Net studies (each a one-parameter change of the
+    baseline; not the epochs study, which changes the budget) at ``profile``, against the baseline: ``best`` (study and value), ``best_fid``
+    (mean ± std, seeds), ``baseline_fid``, ``gap`` (baseline minus best), ``spread`` (the
+    baseline's seed std) and ``verdict`` (whether the gap exceeds twice the spread). "—" where
+    results are missing."""
+    prof = get_profile(profile)
+    results_dir = _results(profile, results_dir)
+    baseline = prof.apply(STUDIES["models"].config_for("unet")).hash()
+    cells = [(st, value, row) for name, st in STUDIES.items() if name not in ("models", "epochs")
+             for value, (_, row) in zip(st.values, experiments.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())
+             if not np.isnan(row["fid_mean"])]
+    base = _tuned_row(profile, results_dir)
+    out = dict.fromkeys(["best", "best_fid", "baseline_fid", "gap", "spread", "verdict"], "—")
+    out["baseline_fid"] = _fid_text(base["fid_mean"], base["fid_std"], base["n_seeds"])
+    out["spread"] = "—" if np.isnan(base["fid_std"]) else f"{base['fid_std']:.2f}"
+    if cells:
+        st, value, row = min(cells, key=lambda c: c[2]["fid_mean"])
+        is_base = prof.apply(st.config_for(value)).hash() == baseline
+        out.update(best="the baseline itself" if is_base else f"{st.title.lower()} = {row['value']}", best_fid=_fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]),
+                   gap="—" if np.isnan(base["fid_mean"]) else f"{base['fid_mean'] - row['fid_mean']:.2f}")
+        gap = base["fid_mean"] - row["fid_mean"]
+        if is_base:
+            out["verdict"] = "nil: no alternative the report tried beats its final configuration here"
+        elif not (np.isnan(gap) or np.isnan(base["fid_std"])):
+            out["verdict"] = ("more than twice the baseline's seed spread: a real improvement at this budget" if gap > 2 * base["fid_std"]
+                              else "less than twice the baseline's seed spread: not a ranking")
+    return out
 
 
 def missing(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:

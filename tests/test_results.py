@@ -68,3 +68,15 @@ def test_stored_result_is_well_formed(path):
     assert np.isfinite(m["fid"]) and m["fid"] > 0
     samples = np.load(path.parent / "samples.npy")
     assert samples.shape == (100, 28, 28) and samples.dtype == np.uint8
+
+
+def test_summary_and_best_configuration_read_the_stored_results():
+    spread = book.seed_spread("cpu")
+    assert np.isfinite(spread) and spread > 0  # the baseline's three seeds are stored
+    best = book.best_configuration("cpu")
+    assert best["spread"] == f"{spread:.2f}" and best["baseline_fid"].endswith("(3 seeds)")
+    assert best["best"] != "—" and best["verdict"] != "—"
+    table = book.summary("cpu")
+    assert list(table["study"].str.split().str[0]) == [st.section for st in book.STUDIES.values()]
+    models = table.iloc[0]
+    assert models["our best"] == "unet" and models["ranked"] == "yes" and models["values run"] == "3 / 3"

@@ -329,7 +329,8 @@ def _fid_text(mean: float, std: float, n: int) -> str:
 def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
     """One row per study of the report, from stored results only (every stored seed of
     :data:`RULE_SEEDS`): the report's choice, our best value and its FID, the runner-up, whether
-    the gap between them exceeds twice the baseline's seed spread, and whether we agree."""
+    the gap between them exceeds twice the baseline's seed spread, whether we agree, and the
+    Spearman correlation of our FIDs with the report's over the values both have (three or more)."""
     prof = get_profile(profile)
     results_dir = _results(profile, results_dir)
     spread = seed_spread(profile, results_dir)
@@ -340,6 +341,8 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
         best = done.iloc[0] if len(done) else None
         second = done.iloc[1] if len(done) > 1 else None
         gap = second["fid_mean"] - best["fid_mean"] if second is not None else np.nan
+        both = t[t["fid_mean"].notna() & t["report_fid"].notna()]
+        rho = both["fid_mean"].corr(both["report_fid"].astype(float), method="spearman") if len(both) > 2 else np.nan
         rows.append({
             "study": f"{st.section} {st.title}",
             "report's choice": st.label(st.report_choice),
@@ -348,6 +351,7 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
             "runner-up": f"{second['value']} (+{gap:.2f})" if second is not None else "—",
             "ranked": "—" if np.isnan(gap) or np.isnan(spread) else ("yes" if gap >= 2 * spread else "within noise"),
             "agree": ("yes" if best["value"] == st.label(st.report_choice) else "no") if best is not None else "—",
+            "rank correlation with the report": "—" if np.isnan(rho) else f"{rho:+.2f}",
             "values run": f"{len(done)} / {len(t)}",
         })
     return pd.DataFrame(rows)

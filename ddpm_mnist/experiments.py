@@ -199,6 +199,11 @@ def run(
     for c in targets:
         if done.get(c.hash()):
             continue
+        if c is not config and c.epochs not in result.epoch_checkpoints:
+            # the run was already past this milestone, with no copy kept (it was trained for
+            # another config sharing the network): train the milestone on its own
+            run(c, results_dir, device=device, profile=profile, compile=compile, progress=progress)
+            continue
         source = ck if c is config else Path(result.epoch_checkpoints[c.epochs])
         state = ckpt.read(source)
         model, _ = ckpt.denoiser_from(state, ema=config.ema_decay is not None, device=dev, source=str(source))

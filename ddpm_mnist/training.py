@@ -242,6 +242,8 @@ def train(
             if step % checkpoint_every == 0 or step == end or step % steps_per_epoch == 0:
                 save(checkpoint_path)
     bar.close()
+    if checkpoint_path is not None and not Path(checkpoint_path).exists():
+        save(checkpoint_path)  # extended from a run that already had every step asked for
     result.steps, result.images_seen = step, step * bs
     result.wall_time_s = time_before + time.perf_counter() - start
     if checkpoint_path is not None:

@@ -117,6 +117,16 @@ def test_longer_run_extends_shorter_one(results):
     assert direct["metrics"]["fid"] == pytest.approx(r["metrics"]["fid"], rel=1e-4)
 
 
+def test_milestones_of_a_finished_run_are_trained_on_their_own(results):
+    config = SMOKE.apply(UNET).with_param("n_samples", 8).with_param("epochs", 2.0)
+    run(config.with_param("sample_seed", 1), results, device="cpu", progress=False)  # trains the network, keeps no milestone
+    run(config, results, device="cpu", milestones=[1.0], progress=False)
+    one = load_result(config.with_param("epochs", 1.0), results)
+    assert one is not None and one["train"]["steps"] == 1
+    direct = run(config.with_param("epochs", 1.0), results, device="cpu", fresh=True, progress=False)
+    assert direct["metrics"]["fid"] == pytest.approx(one["metrics"]["fid"], rel=1e-4)
+
+
 def test_sample_seed_resamples_the_same_network(results):
     config = SMOKE.apply(UNET).with_param("n_samples", 8)
     first = run(config, results, device="cpu", progress=False)

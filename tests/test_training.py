@@ -45,6 +45,8 @@ def test_extend_shorter_run_equals_longer_run(tmp_path, mnist512):
     assert longer.losses == full.losses and _same_weights(longer.model, full.model)
     again = train(TINY, data, epochs=3, checkpoint_path=tmp_path / "long.pt", **kw)  # its own checkpoint remembers the origin
     assert again.extended_from_step == 4 and again.steps == 12
+    same = train(TINY, data, epochs=1.1, checkpoint_path=tmp_path / "same.pt", extend=short, **kw)  # 4 steps too: nothing to do
+    assert same.steps == 4 and (tmp_path / "same.pt").exists() and ckpt.read(tmp_path / "same.pt")["step"] == 4
     with pytest.raises(ValueError, match="more than"):
         train(TINY, data, epochs=0.5, checkpoint_path=tmp_path / "x.pt", extend=short, **kw)
     with pytest.raises(CheckpointError, match="another configuration"):

@@ -14,7 +14,7 @@ CPU = get_profile("cpu")
 STORED = sorted((CPU.results_dir / "runs").glob("*/result.json"))
 
 PENDING = {
-    "epochs-50-1000-seeds-1-2", "fid-noise", "loss", "noising-process", "normalization", "channels",
+    "epochs-50-1000-seeds-1-2", "loss", "noising-process", "normalization", "channels",
     "batch-size", "noising-steps", "eps-fixes", "fewer-steps", "guidance", "fashion", "ema",
 }
 """Chapter runs (ids as below) whose ``cpu`` results are still being computed by

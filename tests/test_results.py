@@ -1,6 +1,7 @@
 """The committed results of the published (``cpu``) profile: well-formed, and complete per chapter."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ from ddpm_mnist.profiles import get_profile
 from ddpm_mnist.report import get_study
 
 CPU = get_profile("cpu")
-STORED = sorted((CPU.results_dir / "runs").glob("*/result.json"))
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "cpu"  # the committed ones, whatever $DDPM_RESULTS_DIR says
+STORED = sorted((RESULTS / "runs").glob("*/result.json"))
 
 PENDING = {
     "epochs-50-1000-seeds-1-2", "loss", "noising-process", "normalization", "channels",
@@ -44,9 +46,9 @@ def test_chapter_has_every_cpu_result(name, values, seeds):
     """Every value and seed a chapter shows has a stored result at the ``cpu`` profile, and so
     has every further seed that the seed rule asks for (:func:`ddpm_mnist.book.extra_seed_runs`)."""
     st = get_study(name)
-    owed = [(values, seeds)] + [(v, s) for n, v, s in book.extra_seed_runs("cpu") if n == name and seeds == [0]]
+    owed = [(values, seeds)] + [(v, s) for n, v, s in book.extra_seed_runs("cpu", RESULTS) if n == name and seeds == [0]]
     absent = [(st.label(v), s, c.hash()) for vals, sds in owed for v, s, c in experiments.study_configs(st, CPU, sds, vals)
-              if experiments.load_result(c, CPU.results_dir) is None]
+              if experiments.load_result(c, RESULTS) is None]
     assert not absent, f"no cpu result for {absent}; compute them with scripts/run_profile.py --profile cpu"
 
 
@@ -71,12 +73,12 @@ def test_stored_result_is_well_formed(path):
 
 
 def test_summary_and_best_configuration_read_the_stored_results():
-    spread = book.seed_spread("cpu")
+    spread = book.seed_spread("cpu", RESULTS)
     assert np.isfinite(spread) and spread > 0  # the baseline's three seeds are stored
-    best = book.best_configuration("cpu")
+    best = book.best_configuration("cpu", RESULTS)
     assert best["spread"] == f"{spread:.2f}" and best["baseline_fid"].endswith("(3 seeds)")
     assert best["best"] != "—" and best["verdict"] != "—"
-    table = book.summary("cpu")
+    table = book.summary("cpu", RESULTS)
     assert list(table["study"].str.split().str[0]) == [st.section for st in book.STUDIES.values()]
     models = table.iloc[0]
     assert models["our best"] == "unet" and models["ranked"] == "yes" and models["values run"] == "3 / 3"

@@ -359,10 +359,10 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
 
 def best_configuration(profile: str, results_dir: str | Path | None = None) -> dict[str, str]:
     """The lowest FID among the report's U-Net studies (each a one-parameter change of the
-    baseline; not the epochs study, which changes the budget) at ``profile``, against the baseline: ``best`` (study and value), ``best_fid``
-    (mean ± std, seeds), ``baseline_fid``, ``gap`` (baseline minus best), ``spread`` (the
-    baseline's seed std) and ``verdict`` (whether the gap exceeds twice the spread). "—" where
-    results are missing."""
+    baseline; not the epochs study, which changes the budget) at ``profile``, against the
+    baseline: ``best`` (study and value), ``best_fid`` (mean ± std, seeds), ``baseline_fid``,
+    ``gap`` (baseline minus best), ``spread`` (the baseline's seed std) and ``verdict``
+    (whether the gap exceeds twice the spread). "—" where results are missing."""
     prof = get_profile(profile)
     results_dir = _results(profile, results_dir)
     baseline = prof.apply(STUDIES["models"].config_for("unet")).hash()
@@ -376,9 +376,9 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
     if cells:
         st, value, row = min(cells, key=lambda c: c[2]["fid_mean"])
         is_base = prof.apply(st.config_for(value)).hash() == baseline
-        out.update(best="the baseline itself" if is_base else f"{st.title.lower()} = {row['value']}", best_fid=_fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]),
-                   gap="—" if np.isnan(base["fid_mean"]) else f"{base['fid_mean'] - row['fid_mean']:.2f}")
         gap = base["fid_mean"] - row["fid_mean"]
+        out.update(best="the baseline itself" if is_base else f"{st.title.lower()} = {row['value']}",
+                   best_fid=_fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]), gap="—" if np.isnan(gap) else f"{gap:.2f}")
         if is_base:
             out["verdict"] = "nil: no alternative the report tried beats its final configuration here"
         elif not (np.isnan(gap) or np.isnan(base["fid_std"])):

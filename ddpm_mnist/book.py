@@ -270,10 +270,12 @@ def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[i
     return out
 
 
-def glue_study(table: pd.DataFrame, name: str, prefix: str) -> dict[str, str]:
+def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = float("nan")) -> dict[str, str]:
     """Glue (myst-nb) the numbers a chapter's prose quotes: ``<prefix>_best`` (our best value),
     ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
-    report's choice) and ``<prefix>_agree`` ("agrees" / "does not agree"). Returns them too."""
+    report's choice), ``<prefix>_agree`` ("agrees" / "does not agree") and ``<prefix>_margin``
+    (the gap from our best to the runner-up, against twice ``spread``, the baseline's seed std).
+    Returns them too."""
     from IPython.display import Markdown
     from myst_nb import glue
 
@@ -287,6 +289,13 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str) -> dict[str, str]:
         f"{prefix}_report_choice_fid": f"{choice['fid_mean'].iloc[0]:.2f}" if len(choice) and choice["fid_mean"].notna().all() else "—",
     }
     values[f"{prefix}_agree"] = "agrees" if values[f"{prefix}_best"] == values[f"{prefix}_report_choice"] else "does not agree"
+    fids = np.sort(done["fid_mean"].to_numpy())
+    if len(fids) < 2 or np.isnan(spread):
+        values[f"{prefix}_margin"] = "not measured yet (it needs two values and the baseline's seed spread)"
+    else:
+        gap = fids[1] - fids[0]
+        values[f"{prefix}_margin"] = (f"{gap:.2f}, more than twice the baseline's seed spread ({spread:.2f}): a ranking" if gap > 2 * spread
+                                      else f"{gap:.2f}, less than twice the baseline's seed spread ({spread:.2f}): one seed does not settle it")
     for key, value in values.items():
         glue(key, Markdown(str(value)), display=False)
     return values

@@ -142,3 +142,15 @@ def test_seed_rule_trains_further_seeds_only_where_needed(tmp_path):
     asked = [r for r in book.extra_seed_runs("smoke", tmp_path) if r[0] == "normalization"]
     assert asked == ([("normalization", close, [1, 2])] if close else [])
     assert "normalization" not in set(book.missing("smoke", tmp_path)["study"])
+
+
+def test_glue_study_margin_against_twice_the_spread():
+    import pandas as pd
+
+    from ddpm_mnist import book
+
+    table = pd.DataFrame({"value": ["32", "256", "512"], "fid_mean": [30.0, 20.0, 70.0], "report_best": [False, True, False]})
+    assert book.glue_study(table, "batch-size", "t", spread=4.0)["t_margin"].startswith("10.00, more than twice")
+    assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"].startswith("10.00, less than twice")
+    out = book.glue_study(table, "batch-size", "t")
+    assert out["t_margin"].startswith("not measured") and out["t_best"] == "256" and out["t_agree"] == "agrees"

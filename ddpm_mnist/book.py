@@ -59,10 +59,10 @@ def close_values(table: pd.DataFrame, spread: float) -> list[str]:
     value's, or that are the best or runner-up when those two are that close: the cells that one
     seed does not rank. Values without a result are left out; nothing is close if ``spread`` is NaN."""
     done = table[table["fid_mean"].notna()].reset_index(drop=True)
-    close: set[str] = set()
     if np.isnan(spread) or len(done) < 2:
         return []
     fid, value = done["fid_mean"].to_numpy(), done["value"].tolist()
+    close: set[str] = set()
     for i in range(len(done) - 1):
         if abs(fid[i + 1] - fid[i]) < 2 * spread:
             close.update(value[i:i + 2])
@@ -233,7 +233,7 @@ def _tuned_row(profile: str, results_dir: str | Path | None) -> pd.Series:
     """The tuned U-Net's row (the baseline over its seeds) of the model comparison."""
     prof = get_profile(profile)
     results_dir = _results(profile, results_dir)
-    return experiments.tabulate(get_study("models"), prof, CHAPTER_SEEDS["models"], results_dir, ["unet"]).iloc[0]
+    return experiments.tabulate(get_study("models"), prof, RULE_SEEDS, results_dir, ["unet"]).iloc[0]
 
 
 def tuned_reference(profile: str, results_dir: str | Path | None = None) -> str:
@@ -302,7 +302,7 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
 
 
 CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
-    ("models", ["unet"], [0, 1, 2]),
+    ("models", ["unet"], RULE_SEEDS),
     ("epochs", None, [0]),
     ("sampler", None, [0]),
     ("fid-noise", None, [0]),
@@ -323,10 +323,6 @@ run under the three sampler variances and eight other sampling seeds (sampling o
 
 BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion", "ema")]
 """The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`), computed after the report's."""
-
-CHAPTER_SEEDS: dict[str, list[int]] = {"models": [0, 1, 2]}
-"""Seeds of each study's summary row (others: seed 0)."""
-
 
 def _fid_text(mean: float, std: float, n: int) -> str:
     """``12.34 ± 1.23 (3 seeds)``, ``12.34 (1 seed)`` or "—"."""

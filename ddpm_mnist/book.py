@@ -12,7 +12,7 @@ and the table cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +72,14 @@ def close_values(table: pd.DataFrame, spread: float) -> list[str]:
     return [v for v in value if v in close]
 
 
-def extra_seed_runs(profile: str, results_dir: str | Path | None = None) -> list[tuple[str, list, list[int]]]:
+def extra_seed_runs(profile: str, results_dir: str | Path | None = None,
+                    studies: Sequence[str] = RULE_STUDIES) -> list[tuple[str, list, list[int]]]:
     """(study, values, seeds) that the seed rule asks for, from the stored first-seed results of
-    :data:`RULE_STUDIES` and the baseline's spread (for ``scripts/run_profile.py``, after every
-    chapter's first seed; stored runs among them are skipped there)."""
+    ``studies`` (among :data:`RULE_STUDIES`) and the baseline's spread (for
+    ``scripts/run_profile.py``, after a study's first seeds; stored runs among them are skipped there)."""
     spread = seed_spread(profile, results_dir)
     out = []
-    for name in RULE_STUDIES:
+    for name in (n for n in RULE_STUDIES if n in studies):
         st = get_study(name)
         table = experiments.tabulate(st, get_profile(profile), RULE_SEEDS[:1], _results(profile, results_dir))
         close = set(close_values(table, spread))
@@ -308,18 +309,21 @@ CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
     ("fid-noise", None, [0]),
     ("models", ["dense", "conv"], [0]),
     ("loss", None, [0]),
+    ("epochs", TUNED_EPOCHS, [1, 2]),
     ("noising-process", None, [0]),
     ("normalization", None, [0]),
     ("channels", None, [0]),
     ("batch-size", None, [0]),
     ("noising-steps", None, [0]),
-    ("epochs", TUNED_EPOCHS, [1, 2]),
 ]
 """(study, values or None for all, seeds) that the chapters show, in the order
 ``scripts/run_profile.py`` computes them: the U-Net baseline over three seeds (the yardstick
 of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed) and that
-run under the three sampler variances and eight other sampling seeds (sampling only), the cheap dense and convolutional models, the other studies, then the tuned U-Net's other seeds
-(each continues its seed's baseline run, see :func:`ddpm_mnist.experiments.shorter_checkpoint`)."""
+run under the three sampler variances and eight other sampling seeds (sampling only), the
+cheap dense and convolutional models, the loss study, the tuned U-Net's other seeds (each
+continues its seed's baseline run, see :func:`ddpm_mnist.experiments.shorter_checkpoint`),
+then the other studies. The runner follows each study of :data:`RULE_STUDIES` with the further
+seeds that the rule asks for, so that chapters complete one after the other."""
 
 BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion", "ema")]
 """The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`), computed after the report's."""
@@ -392,14 +396,27 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
     return out
 
 
+def run_order(profile: str, results_dir: str | Path | None = None) -> Iterator[tuple[str, list | None, list[int]]]:
+    """Every (study, values or None for all, seeds) that the chapters show, in the order
+    ``scripts/run_profile.py`` computes them: :data:`CHAPTER_RUNS`, each study of
+    :data:`RULE_STUDIES` followed by the further seeds the rule asks for (:func:`extra_seed_runs`),
+    then :data:`BEYOND_RUNS`. A generator: the rule reads a study's first-seed results when
+    the runner has stored them, i.e. when the next item is asked for."""
+    for entry in CHAPTER_RUNS:
+        yield entry
+        if entry[0] in RULE_STUDIES and entry[2] == RULE_SEEDS[:1]:
+            yield from extra_seed_runs(profile, results_dir, studies=[entry[0]])
+    yield from BEYOND_RUNS
+
+
 def missing(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
-    """The cells the chapters show (:data:`CHAPTER_RUNS`, :data:`BEYOND_RUNS`, then the seeds the
-    seed rule asks for so far, :func:`extra_seed_runs`) that have no stored result at ``profile``:
-    study, value, seed and config hash, in the runner's order."""
+    """The cells the chapters show (:func:`run_order`, with the seeds the rule asks for so far)
+    that have no stored result at ``profile``: study, value, seed and config hash, in the
+    runner's order."""
     prof = get_profile(profile)
     results_dir = _results(profile, results_dir)
     rows, seen = [], set()
-    for name, values, seeds in CHAPTER_RUNS + BEYOND_RUNS + extra_seed_runs(profile, results_dir):
+    for name, values, seeds in run_order(profile, results_dir):
         st = get_study(name)
         for value, seed, config in experiments.study_configs(st, prof, seeds, values):
             if config.hash() in seen:

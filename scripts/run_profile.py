@@ -1,9 +1,8 @@
 """Compute every study of a profile, one run at a time, resumably (for ``nohup``).
 
-Runs are taken in the order of :data:`ddpm_mnist.book.CHAPTER_RUNS` (central first), then
-:data:`ddpm_mnist.book.BEYOND_RUNS`, then the further seeds that the seed rule asks for once
-every first seed is stored (:func:`ddpm_mnist.book.extra_seed_runs`); a finished run is
-skipped, an interrupted one resumes from its checkpoint. Results land in
+Runs are taken in the order of :func:`ddpm_mnist.book.run_order` (central first, each study
+of the seed rule followed by the further seeds it asks for, then the part beyond the
+report); a finished run is skipped, an interrupted one resumes from its checkpoint. Results land in
 ``results/<profile>/runs/<hash>/``; commit them as they appear. Usage::
 
     nohup python scripts/run_profile.py --profile cpu > results/cpu/runner.log 2>&1 &
@@ -15,17 +14,10 @@ import argparse
 import time
 
 from ddpm_mnist.beyond import BEYOND
-from ddpm_mnist.book import BEYOND_RUNS, CHAPTER_RUNS, extra_seed_runs
+from ddpm_mnist.book import BEYOND_RUNS, CHAPTER_RUNS, run_order
 from ddpm_mnist.experiments import load_result, plan, run
 from ddpm_mnist.profiles import get_profile
 from ddpm_mnist.report import STUDIES, get_study
-
-
-def chapter_runs(profile: str):
-    """Every (study, values, seeds) to compute, in order; the seed rule's are listed only once
-    everything before them is stored (it reads their first-seed FIDs)."""
-    yield from CHAPTER_RUNS + BEYOND_RUNS
-    yield from extra_seed_runs(profile)
 
 
 def main() -> None:
@@ -37,7 +29,7 @@ def main() -> None:
     prof = get_profile(args.profile)
     planned = {name for name, _, _ in CHAPTER_RUNS + BEYOND_RUNS}
     assert planned == set(STUDIES) | set(BEYOND), "CHAPTER_RUNS and BEYOND_RUNS must cover every study"
-    for name, values, seeds in chapter_runs(prof.name):
+    for name, values, seeds in run_order(prof.name):
         if name not in args.studies:
             continue
         for r in plan(get_study(name), prof, seeds, values):

@@ -141,6 +141,7 @@ def test_seed_rule_trains_further_seeds_only_where_needed(tmp_path):
     assert dict(zip(table["value"], table["n_seeds"])) == {v: 3 if v in close else 1 for v in table["value"]}
     asked = [r for r in book.extra_seed_runs("smoke", tmp_path) if r[0] == "normalization"]
     assert asked == ([("normalization", close, [1, 2])] if close else [])
+    assert book.extra_seed_runs("smoke", tmp_path, studies=["normalization"]) == asked
     assert "normalization" not in set(book.missing("smoke", tmp_path)["study"])
 
 

@@ -46,7 +46,7 @@ def test_chapter_has_every_cpu_result(name, values, seeds):
     """Every value and seed a chapter shows has a stored result at the ``cpu`` profile, and so
     has every further seed that the seed rule asks for (:func:`ddpm_mnist.book.extra_seed_runs`)."""
     st = get_study(name)
-    owed = [(values, seeds)] + [(v, s) for n, v, s in book.extra_seed_runs("cpu", RESULTS) if n == name and seeds == [0]]
+    owed = [(values, seeds)] + ([(v, s) for _, v, s in book.extra_seed_runs("cpu", RESULTS, studies=[name])] if seeds == [0] else [])
     absent = [(st.label(v), s, c.hash()) for vals, sds in owed for v, s, c in experiments.study_configs(st, CPU, sds, vals)
               if experiments.load_result(c, RESULTS) is None]
     assert not absent, f"no cpu result for {absent}; compute them with scripts/run_profile.py --profile cpu"
@@ -82,3 +82,27 @@ def test_summary_and_best_configuration_read_the_stored_results():
     assert list(table["study"].str.split().str[0]) == [st.section for st in book.STUDIES.values()]
     models = table.iloc[0]
     assert models["our best"] == "unet" and models["ranked"] == "yes" and models["values run"] == "3 / 3"
+
+
+def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
+    """The runner's order (:func:`ddpm_mnist.book.run_order`): each seed-rule study is followed by
+    the seeds it asks for, read only once the study's first seeds are done; the part beyond the
+    report comes last."""
+    asked_when = []
+
+    def fake_extra(profile, results_dir=None, studies=book.RULE_STUDIES):
+        asked_when.append(list(studies))
+        return [(s, ["a value"], [1, 2]) for s in studies]
+
+    monkeypatch.setattr(book, "extra_seed_runs", fake_extra)
+    runs = book.run_order("cpu")
+    first = [next(runs) for _ in range(book.CHAPTER_RUNS.index(("loss", None, [0])) + 1)]
+    assert first[-1] == ("loss", None, [0]) and asked_when == []  # not read before the loss runs are done
+    first.append(next(runs))
+    assert first[-1] == ("loss", ["a value"], [1, 2]) and asked_when == [["loss"]]
+    order = first + list(runs)
+    names = [name for name, _, _ in order]
+    for name in book.RULE_STUDIES:
+        assert names[names.index(name) + 1] == name, f"{name}'s further seeds do not follow its first seeds"
+    assert order[-len(book.BEYOND_RUNS):] == book.BEYOND_RUNS
+    assert sorted(map(str, order)) == sorted(map(str, book.CHAPTER_RUNS + book.BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in book.RULE_STUDIES]))

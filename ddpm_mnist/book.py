@@ -162,7 +162,9 @@ def _nothing_yet(name: str, profile: str) -> None:
     display(Markdown(f"*No stored results of the {name} study at the `{profile}` profile yet.*"))
 
 
-def _show_figure(fig) -> None:
+def show_figure(fig) -> None:
+    """Display a matplotlib figure in the notebook once, and close it (no second copy at the
+    end of the cell, no figures piling up in memory)."""
     import matplotlib.pyplot as plt
     from IPython.display import display
 
@@ -181,7 +183,7 @@ def show(table: pd.DataFrame, name: str, profile: str, seeds: Sequence[int], res
     if plot and table["fid_mean"].notna().any():
         r = next((rs[0] for rs in experiments.study_results(name, profile, seeds[:1], results_dir).values()), None)
         label = f"{r['metrics']['features']}, n={r['metrics']['n_samples']}" if r else "no results"
-        _show_figure(plots.study_plot(table, f"{st.section} {st.title}", PARAM_LABELS.get(st.param, st.param), label))
+        show_figure(plots.study_plot(table, f"{st.section} {st.title}", PARAM_LABELS.get(st.param, st.param), label))
 
 
 def grids(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None,
@@ -192,7 +194,7 @@ def grids(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path
         return _nothing_yet(name, profile)
     samples = {k: v[0]["samples"] for k, v in by_value.items()}
     captions = {k: f"{k}: FID {v[0]['metrics']['fid']:.1f}" for k, v in by_value.items()}
-    _show_figure(plots.sample_grids(samples, columns=columns, caption=captions))
+    show_figure(plots.sample_grids(samples, columns=columns, caption=captions))
 
 
 def training_and_digits(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None,
@@ -201,8 +203,8 @@ def training_and_digits(name: str, profile: str, seeds: Sequence[int], results_d
     by_value = experiments.study_results(name, profile, seeds[:1], results_dir, values)
     if not by_value:
         return _nothing_yet(name, profile)
-    _show_figure(plots.loss_curves({k: v[0]["train"]["loss_curve"] for k, v in by_value.items()}))
-    _show_figure(plots.digit_histograms({k: v[0]["metrics"]["digits"]["histogram"] for k, v in by_value.items()}))
+    show_figure(plots.loss_curves({k: v[0]["train"]["loss_curve"] for k, v in by_value.items()}))
+    show_figure(plots.digit_histograms({k: v[0]["metrics"]["digits"]["histogram"] for k, v in by_value.items()}))
 
 
 def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:

@@ -452,11 +452,12 @@ def _compute(results: list[dict]) -> tuple[float, float]:
 
 
 def compute_time(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
-    """Compute spent per study (training, sampling, scoring), from the stored results it uses,
-    and a last row with the total (a run shared by several studies, such as the baseline, is
-    counted in each study's row but once in the total)."""
+    """Compute spent per study (training, sampling, scoring), from the stored results it uses
+    (:func:`run_order`, the seed rule's further seeds included), and a last row with the total
+    (a run shared by several studies, such as the baseline, is counted in each study's row but
+    once in the total)."""
     rows, everything = [], []
-    for name, values, seeds in CHAPTER_RUNS + BEYOND_RUNS:
+    for name, values, seeds in run_order(profile, results_dir):
         st = get_study(name)
         results = [r for rs in experiments.study_results(name, profile, seeds, results_dir, values).values() for r in rs]
         everything += results

@@ -25,6 +25,10 @@ report's studies serve them unchanged. All start from the report's tuned configu
     the tuned U-Net's longest run (the report's 1000 epochs) sampled with the report's
     :math:`\sigma_t^2 = \beta_{t-1}`, Ho et al.'s :math:`\beta_t` and the posterior
     :math:`\tilde\beta_t`: sampling only, one trained network (shown in ``book/tuned.md``).
+``sampler-baseline``
+    the same three variances on the baseline U-Net's three seeds (the report's 50 epochs, 3 at
+    the ``cpu`` profile): how much of the spread between seeds is the sampler's (sampling
+    only; shown in ``book/tuned.md``).
 ``fid-noise``
     that network again, sampled with eight other seeds: how much one FID on the profile's
     sample count moves when only the sampler's noise changes (shown in ``book/evaluation.md``).
@@ -84,6 +88,8 @@ BEYOND: dict[str, Study] = {
                base=TUNED.with_param("model_options.num_classes", 10)),
         _study("fashion", "A new data set: Fashion-MNIST", None, FASHION, configs=FASHION),
         _study("sampler", "The sampler's variance", "variance", ("report", "beta", "beta-tilde"), base=TUNED.with_param("epochs", 1000)),
+        _study("sampler-baseline", "The sampler's variance on the baseline's three seeds", "variance",
+               ("report", "beta", "beta-tilde"), base=TUNED),
         _study("fid-noise", "The FID's own noise: one network, eight sampling seeds", "sample_seed", SAMPLE_SEEDS,
                base=TUNED.with_param("epochs", 1000)),
     ]

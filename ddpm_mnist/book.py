@@ -249,6 +249,12 @@ def tuned_reference(profile: str, results_dir: str | Path | None = None) -> str:
             f"{int(row['n_seeds'])} seed{'s' if row['n_seeds'] > 1 else ''}) scores FID {row['fid_mean']:.2f}{spread}.")
 
 
+def digit_share(result: dict, digit: int) -> float:
+    """Fraction (0-1) of a stored run's scored samples that the MNIST classifier reads as ``digit``."""
+    hist = result["metrics"]["digits"]["histogram"]
+    return hist[digit] / sum(hist)
+
+
 def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[int] = (0,),
              results_dir: str | Path | None = None) -> dict[str, str]:
     """Glue what the prose says of one study cell (first seed with a result): ``<prefix>_fid``
@@ -309,9 +315,11 @@ CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
     ("epochs", None, [0]),
     ("sampler", None, [0]),
     ("fid-noise", None, [0]),
+    ("sampler-baseline", None, RULE_SEEDS),
     ("models", ["dense", "conv"], [0]),
     ("loss", None, [0]),
     ("epochs", TUNED_EPOCHS, [1, 2]),
+    ("sampler", None, [1, 2]),
     ("noising-process", None, [0]),
     ("normalization", None, [0]),
     ("channels", None, [0]),
@@ -321,10 +329,11 @@ CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
 """(study, values or None for all, seeds) that the chapters show, in the order
 ``scripts/run_profile.py`` computes them: the U-Net baseline over three seeds (the yardstick
 of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed) and that
-run under the three sampler variances and eight other sampling seeds (sampling only), the
-cheap dense and convolutional models, the loss study, the tuned U-Net's other seeds (each
-continues its seed's baseline run, see :func:`ddpm_mnist.experiments.shorter_checkpoint`),
-then the other studies. The runner follows each study of :data:`RULE_STUDIES` with the further
+run under the three sampler variances and eight other sampling seeds, the baseline's three
+seeds under the three variances (all sampling only), the cheap dense and convolutional
+models, the loss study, the tuned U-Net's other seeds (each continues its seed's baseline
+run, see :func:`ddpm_mnist.experiments.shorter_checkpoint`) and their samplers, then the other
+studies. The runner follows each study of :data:`RULE_STUDIES` with the further
 seeds that the rule asks for, so that chapters complete one after the other."""
 
 BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion", "ema")]

@@ -155,3 +155,10 @@ def test_glue_study_margin_against_twice_the_spread():
     assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"].startswith("10.00, less than twice")
     out = book.glue_study(table, "batch-size", "t")
     assert out["t_margin"].startswith("not measured") and out["t_best"] == "256" and out["t_agree"] == "agrees"
+
+
+def test_digit_share_is_the_classifier_fraction():
+    from ddpm_mnist import book
+
+    result = {"metrics": {"digits": {"histogram": [0, 30, 10, 0, 0, 0, 0, 60, 0, 0]}}}
+    assert book.digit_share(result, 1) == 0.3 and book.digit_share(result, 7) == 0.6 and book.digit_share(result, 0) == 0

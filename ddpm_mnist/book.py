@@ -339,7 +339,7 @@ seeds that the rule asks for, so that chapters complete one after the other."""
 BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion", "ema")]
 """The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`), computed after the report's."""
 
-def _fid_text(mean: float, std: float, n: int) -> str:
+def fid_text(mean: float, std: float, n: int) -> str:
     """``12.34 ± 1.23 (3 seeds)``, ``12.34 (1 seed)`` or "—"."""
     if np.isnan(mean):
         return "—"
@@ -367,7 +367,7 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
             "study": f"{st.section} {st.title}",
             "report's choice": st.label(st.report_choice),
             "our best": best["value"] if best is not None else "—",
-            "its FID": _fid_text(best["fid_mean"], best["fid_std"], best["n_seeds"]) if best is not None else "—",
+            "its FID": fid_text(best["fid_mean"], best["fid_std"], best["n_seeds"]) if best is not None else "—",
             "runner-up": f"{second['value']} (+{gap:.2f})" if second is not None else "—",
             "ranked": "—" if np.isnan(gap) or np.isnan(spread) else ("yes" if gap >= 2 * spread else "within noise"),
             "agree": ("yes" if best["value"] == st.label(st.report_choice) else "no") if best is not None else "—",
@@ -391,14 +391,14 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
              if not np.isnan(row["fid_mean"])]
     base = _tuned_row(profile, results_dir)
     out = dict.fromkeys(["best", "best_fid", "baseline_fid", "gap", "spread", "verdict"], "—")
-    out["baseline_fid"] = _fid_text(base["fid_mean"], base["fid_std"], base["n_seeds"])
+    out["baseline_fid"] = fid_text(base["fid_mean"], base["fid_std"], base["n_seeds"])
     out["spread"] = "—" if np.isnan(base["fid_std"]) else f"{base['fid_std']:.2f}"
     if cells:
         st, value, row = min(cells, key=lambda c: c[2]["fid_mean"])
         is_base = prof.apply(st.config_for(value)).hash() == baseline
         gap = base["fid_mean"] - row["fid_mean"]
         out.update(best="the baseline itself" if is_base else f"{st.title.lower()} = {row['value']}",
-                   best_fid=_fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]), gap="—" if np.isnan(gap) else f"{gap:.2f}")
+                   best_fid=fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]), gap="—" if np.isnan(gap) else f"{gap:.2f}")
         if is_base:
             out["verdict"] = "nil: no alternative the report tried beats its final configuration here"
         elif not (np.isnan(gap) or np.isnan(base["fid_std"])):

@@ -339,6 +339,7 @@ seeds that the rule asks for, so that chapters complete one after the other."""
 BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion", "ema")]
 """The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`), computed after the report's."""
 
+
 def fid_text(mean: float, std: float, n: int) -> str:
     """``12.34 ± 1.23 (3 seeds)``, ``12.34 (1 seed)`` or "—"."""
     if np.isnan(mean):

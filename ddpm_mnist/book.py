@@ -279,11 +279,35 @@ def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[i
     return out
 
 
+def paired_gap(worse: pd.Series, better: pd.Series) -> tuple[list[int], float]:
+    """The seeds two study rows (``tabulate``) both have, and ``worse``'s mean FID minus
+    ``better``'s over those seeds only: a seed fixes the initial weights and the data order, so
+    a difference on common seeds is not confounded by which seeds each row happens to have."""
+    a, b = dict(zip(worse["seeds"], worse["fids"])), dict(zip(better["seeds"], better["fids"]))
+    common = sorted(set(a) & set(b))
+    gap = float(np.mean([a[s] for s in common]) - np.mean([b[s] for s in common])) if common else float("nan")
+    return common, gap
+
+
+def _paired_text(worse: pd.Series, better: pd.Series) -> str:
+    """"" when both rows have the same seeds; otherwise a clause on the gap over the seeds they
+    share, to follow a sentence without its full stop ("… . On the seed both have (0) the gap
+    is 3.20")."""
+    if sorted(worse["seeds"]) == sorted(better["seeds"]):
+        return ""
+    common, gap = paired_gap(worse, better)
+    if not common:
+        return ". They share no seed yet"
+    return (f". On the seed{'s' if len(common) > 1 else ''} both have ({', '.join(map(str, common))}) the gap is {gap:.2f}"
+            + (": the order reverses" if gap < 0 else ""))
+
+
 def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = float("nan")) -> dict[str, str]:
     """Glue (myst-nb) the numbers a chapter's prose quotes: ``<prefix>_best`` (our best value),
     ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
     report's choice), ``<prefix>_agree`` ("agrees" / "does not agree") and ``<prefix>_margin``
-    (the gap from our best to the runner-up, against twice ``spread``, the baseline's seed std).
+    (the gap from our best to the runner-up, against twice ``spread``, the baseline's seed std;
+    when the two have different seeds, also the gap on the seeds they share, :func:`paired_gap`).
     Returns them too."""
     from IPython.display import Markdown
     from myst_nb import glue
@@ -298,13 +322,15 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
         f"{prefix}_report_choice_fid": f"{choice['fid_mean'].iloc[0]:.2f}" if len(choice) and choice["fid_mean"].notna().all() else "—",
     }
     values[f"{prefix}_agree"] = "agrees" if values[f"{prefix}_best"] == values[f"{prefix}_report_choice"] else "does not agree"
-    fids = np.sort(done["fid_mean"].to_numpy())
-    if len(fids) < 2 or np.isnan(spread):
+    ranked = done.sort_values("fid_mean")
+    if len(ranked) < 2 or np.isnan(spread):
         values[f"{prefix}_margin"] = "not measured yet (it needs two values and the baseline's seed spread)"
     else:
-        gap = fids[1] - fids[0]
+        best, runner_up = ranked.iloc[0], ranked.iloc[1]
+        gap = runner_up["fid_mean"] - best["fid_mean"]
         values[f"{prefix}_margin"] = (f"{gap:.2f}, more than twice the baseline's seed spread ({spread:.2f}): a ranking" if gap > 2 * spread
-                                      else f"{gap:.2f}, less than twice the baseline's seed spread ({spread:.2f}): one seed does not settle it")
+                                      else f"{gap:.2f}, less than twice the baseline's seed spread ({spread:.2f}): one seed does not settle it"
+                                      ) + _paired_text(runner_up, best)
     for key, value in values.items():
         glue(key, Markdown(str(value)), display=False)
     return values
@@ -382,8 +408,9 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
     """The lowest FID among the report's U-Net studies (each a one-parameter change of the
     baseline; not the epochs study, which changes the budget) at ``profile``, against the
     baseline: ``best`` (study and value), ``best_fid`` (mean ± std, seeds), ``baseline_fid``,
-    ``gap`` (baseline minus best), ``spread`` (the baseline's seed std) and ``verdict``
-    (whether the gap exceeds twice the spread). "—" where results are missing."""
+    ``gap`` (baseline minus best), ``paired`` (the gap on the seeds both have, when their seeds
+    differ; else ""), ``spread`` (the baseline's seed std) and ``verdict`` (whether the gap
+    exceeds twice the spread). "—" where results are missing."""
     prof = get_profile(profile)
     results_dir = _results(profile, results_dir)
     baseline = prof.apply(STUDIES["models"].config_for("unet")).hash()
@@ -391,7 +418,7 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
              for value, (_, row) in zip(st.values, experiments.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())
              if not np.isnan(row["fid_mean"])]
     base = _tuned_row(profile, results_dir)
-    out = dict.fromkeys(["best", "best_fid", "baseline_fid", "gap", "spread", "verdict"], "—")
+    out = dict.fromkeys(["best", "best_fid", "baseline_fid", "gap", "spread", "verdict"], "—") | {"paired": ""}
     out["baseline_fid"] = fid_text(base["fid_mean"], base["fid_std"], base["n_seeds"])
     out["spread"] = "—" if np.isnan(base["fid_std"]) else f"{base['fid_std']:.2f}"
     if cells:
@@ -399,7 +426,8 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
         is_base = prof.apply(st.config_for(value)).hash() == baseline
         gap = base["fid_mean"] - row["fid_mean"]
         out.update(best="the baseline itself" if is_base else f"{st.title.lower()} = {row['value']}",
-                   best_fid=fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]), gap="—" if np.isnan(gap) else f"{gap:.2f}")
+                   best_fid=fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]), gap="—" if np.isnan(gap) else f"{gap:.2f}",
+                   paired="" if is_base else _paired_text(base, row))
         if is_base:
             out["verdict"] = "nil: no alternative the report tried beats its final configuration here"
         elif not (np.isnan(gap) or np.isnan(base["fid_std"])):

@@ -352,6 +352,7 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
             "fid_std": float(np.std(fids, ddof=1)) if len(fids) > 1 else np.nan,
             "n_seeds": len(fids),
             "fids": fids,
+            "seeds": [r["seed"] for r in found],
             "train_time_s": float(np.mean([r["train"]["wall_time_s"] for r in found])) if found else np.nan,
             "images_seen": found[0]["train"]["images_seen"] if found else np.nan,
             "parameters": found[0]["parameters"] if found else np.nan,

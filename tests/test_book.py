@@ -150,11 +150,27 @@ def test_glue_study_margin_against_twice_the_spread():
 
     from ddpm_mnist import book
 
-    table = pd.DataFrame({"value": ["32", "256", "512"], "fid_mean": [30.0, 20.0, 70.0], "report_best": [False, True, False]})
-    assert book.glue_study(table, "batch-size", "t", spread=4.0)["t_margin"].startswith("10.00, more than twice")
+    table = pd.DataFrame({"value": ["32", "256", "512"], "fid_mean": [30.0, 20.0, 70.0], "report_best": [False, True, False],
+                          "seeds": [[0], [0], [0]], "fids": [[30.0], [20.0], [70.0]]})
+    assert book.glue_study(table, "batch-size", "t", spread=4.0)["t_margin"] == "10.00, more than twice the baseline's seed spread (4.00): a ranking"
     assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"].startswith("10.00, less than twice")
     out = book.glue_study(table, "batch-size", "t")
     assert out["t_margin"].startswith("not measured") and out["t_best"] == "256" and out["t_agree"] == "agrees"
+    # the runner-up has three seeds, the best one: the gap on the shared seed is stated, and here reversed
+    table.loc[0, "fid_mean"], table.at[0, "seeds"], table.at[0, "fids"] = 30.0, [0, 1, 2], [10.0, 40.0, 40.0]
+    assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"].endswith(
+        "one seed does not settle it. On the seed both have (0) the gap is -10.00: the order reverses")
+
+
+def test_paired_gap_uses_only_the_common_seeds():
+    import pandas as pd
+
+    from ddpm_mnist import book
+
+    worse = pd.Series({"seeds": [0, 1, 2], "fids": [50.0, 90.0, 70.0]})
+    better = pd.Series({"seeds": [2, 0], "fids": [60.0, 44.0]})
+    assert book.paired_gap(worse, better) == ([0, 2], 8.0)
+    assert book.paired_gap(worse, pd.Series({"seeds": [5], "fids": [1.0]}))[0] == []
 
 
 def test_digit_share_is_the_classifier_fraction():

@@ -57,8 +57,14 @@ def seed_spread(profile: str, results_dir: str | Path | None = None) -> float:
 def close_values(table: pd.DataFrame, spread: float) -> list[str]:
     """Values of a study table (its order) whose FID is within ``2 * spread`` of a neighbouring
     value's, or that are the best or runner-up when those two are that close: the cells that one
-    seed does not rank. Values without a result are left out; nothing is close if ``spread`` is NaN."""
-    done = table[table["fid_mean"].notna()].reset_index(drop=True)
+    seed does not rank. Values without a result are left out, and so are those whose every sample
+    has non-finite pixels (column ``nonfinite_fraction`` = 1, the ε losses of the report's
+    schedules): they are scored on blank images, whatever the seed. Nothing is close if
+    ``spread`` is NaN."""
+    done = table[table["fid_mean"].notna()]
+    if "nonfinite_fraction" in done:
+        done = done[~(done["nonfinite_fraction"] >= 1)]
+    done = done.reset_index(drop=True)
     if np.isnan(spread) or len(done) < 2:
         return []
     fid, value = done["fid_mean"].to_numpy(), done["value"].tolist()

@@ -357,6 +357,7 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
             "images_seen": found[0]["train"]["images_seen"] if found else np.nan,
             "parameters": found[0]["parameters"] if found else np.nan,
             "classes_covered": min(r["metrics"]["digits"]["classes_covered"] for r in found) if found else np.nan,
+            "nonfinite_fraction": min(r["metrics"]["nonfinite_fraction"] for r in found) if found else np.nan,
         })
     table = pd.DataFrame(rows)
     table["best"] = table["fid_mean"] == table["fid_mean"].min()

@@ -129,6 +129,12 @@ def test_close_values_picks_the_cells_one_seed_does_not_rank():
     assert book.close_values(table, spread=float("nan")) == []
     swapped = pd.DataFrame({"value": ["a", "b", "c"], "fid_mean": [10.0, 40.0, 12.0]})
     assert book.close_values(swapped, spread=5.0) == ["a", "c"]  # not neighbours, but best and runner-up
+    undefined = pd.DataFrame({"value": ["x-prev", "eps-l2", "eps-l1"], "fid_mean": [100.0, 200.8, 200.8],
+                              "nonfinite_fraction": [0.0, 1.0, 1.0]})
+    assert book.close_values(undefined, spread=5.0) == []  # blank images score alike whatever the seed
+    assert book.close_values(undefined, spread=60.0) == []
+    partly = undefined.assign(nonfinite_fraction=[0.0, 0.5, 1.0])  # a partly undefined row still counts
+    assert book.close_values(partly, spread=60.0) == ["x-prev", "eps-l2"]
 
 
 def test_seed_rule_trains_further_seeds_only_where_needed(tmp_path):

@@ -13,6 +13,8 @@ and the table cannot disagree.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import pandas as pd
 from . import experiments, plots
 from .profiles import get_profile
 from .config import RunConfig
-from .report import STUDIES, get_study
+from .report import STUDIES, Study, get_study
 
 TUNED_EPOCHS = [50, 1000]
 """The tuned U-Net (book/tuned.md): the report's final configuration at the epochs of its figure 8
@@ -39,9 +41,9 @@ RULE_SEEDS = [0, 1, 2]
 """The seeds of the seed rule: every value gets the first; a value whose FID lies within twice the
 baseline's seed spread of a neighbour's (:func:`close_values`) gets all three."""
 
-RULE_STUDIES = ("loss", "noising-process", "normalization", "channels", "batch-size", "noising-steps")
-"""The report's one-parameter studies that the seed rule applies to (the model comparison
-differs by far more than the spread; the epochs study is one trajectory per seed)."""
+RULE_STUDIES = ("epochs", "loss", "noising-process", "normalization", "channels", "batch-size", "noising-steps")
+"""The report's studies that the seed rule applies to (the model comparison differs by far more
+than the spread)."""
 
 
 def default_seeds(profile: str) -> list[int]:
@@ -89,10 +91,18 @@ def extra_seed_runs(profile: str, results_dir: str | Path | None = None,
         st = get_study(name)
         table = experiments.tabulate(st, get_profile(profile), RULE_SEEDS[:1], _results(profile, results_dir))
         close = set(close_values(table, spread))
-        values = [v for v in st.values if st.label(v) in close]
-        if values:
-            out.append((name, values, RULE_SEEDS[1:]))
+        out += [(name, batch, RULE_SEEDS[1:]) for batch in _rule_batches(st, [v for v in st.values if st.label(v) in close])]
     return out
+
+
+def _rule_batches(st: Study, values: list) -> list[list]:
+    """The further seeds' values of a rule study, in the batches they are trained in: all at once,
+    except in the epochs study, one at a time from the shortest, so that each of a seed's runs
+    continues its last shorter one (:func:`ddpm_mnist.experiments.shorter_checkpoint`) and lands
+    on its own."""
+    if not values:
+        return []
+    return [[v] for v in values] if st.param == "epochs" else [values]
 
 
 def _results(profile: str, results_dir: str | Path | None) -> Path:
@@ -119,8 +129,8 @@ def run_study(name: str, profile: str, seeds: Sequence[int], results_dir: str | 
     first = experiments.study(name, profile, seeds=seeds[:1], values=values, **kw)
     close = close_values(first, seed_spread(profile, results_dir))
     st = get_study(name)
-    if close:
-        experiments.study(name, profile, seeds=seeds[1:], values=[v for v in st.values if st.label(v) in close], **kw)
+    for batch in _rule_batches(st, [v for v in st.values if st.label(v) in close]):
+        experiments.study(name, profile, seeds=seeds[1:], values=batch, **kw)
     return experiments.tabulate(st, get_profile(profile), seeds, _results(profile, results_dir), values)
 
 
@@ -345,13 +355,13 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
 CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
     ("models", ["unet"], RULE_SEEDS),
     ("epochs", None, [0]),
+    ("epochs", TUNED_EPOCHS, [1, 2]),
     ("sampler", None, [0]),
+    ("sampler", None, [1, 2]),
     ("fid-noise", None, [0]),
     ("sampler-baseline", None, RULE_SEEDS),
     ("models", ["dense", "conv"], [0]),
     ("loss", None, [0]),
-    ("epochs", TUNED_EPOCHS, [1, 2]),
-    ("sampler", None, [1, 2]),
     ("noising-process", None, [0]),
     ("normalization", None, [0]),
     ("channels", None, [0]),
@@ -360,13 +370,14 @@ CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
 ]
 """(study, values or None for all, seeds) that the chapters show, in the order
 ``scripts/run_profile.py`` computes them: the U-Net baseline over three seeds (the yardstick
-of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed) and that
-run under the three sampler variances and eight other sampling seeds, the baseline's three
-seeds under the three variances (all sampling only), the cheap dense and convolutional
-models, the loss study, the tuned U-Net's other seeds (each continues its seed's baseline
-run, see :func:`ddpm_mnist.experiments.shorter_checkpoint`) and their samplers, then the other
-studies. The runner follows each study of :data:`RULE_STUDIES` with the further
-seeds that the rule asks for, so that chapters complete one after the other."""
+of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed), the
+tuned U-Net's other seeds (each continues its seed's shorter runs, see
+:func:`ddpm_mnist.experiments.shorter_checkpoint`; the seed rule usually asks for them
+already), the tuned U-Net under the three sampler variances and eight other sampling seeds,
+the baseline's three seeds under the three variances (all sampling only), the cheap dense and
+convolutional models, then the other studies. The runner follows each study of
+:data:`RULE_STUDIES` with the further seeds that the rule asks for, so that chapters complete
+one after the other."""
 
 BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion", "ema")]
 """The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`), computed after the report's."""
@@ -483,16 +494,40 @@ def _trajectory(result: dict) -> str:
     return config.with_param("epochs", 1.0).train_hash()
 
 
+def _training_seconds(lengths: list[dict]) -> float:
+    """Training time behind the lengths of one trajectory: dicts of ``steps``, ``wall`` (the
+    run's ``wall_time_s``, which includes a shorter run it continued), ``created`` (when the
+    first result at that length was written) and ``extended_from_step``.
+
+    Training processes are told apart by time: a shorter length whose result was written after
+    a longer one's training began is a snapshot of that training (a milestone); one written
+    before it was trained on its own (counted too), or is the run that the longer one continued
+    (whose time the longer one's includes, and is counted once)."""
+    total, todo = 0.0, sorted(lengths, key=lambda x: x["steps"])
+    while todo:
+        longest = todo.pop()
+        ancestor = next((x for x in lengths if x["steps"] == longest["extended_from_step"]), None)
+        own = longest["wall"] - (ancestor["wall"] if ancestor else 0.0)
+        total += own
+        began = longest["created"] - own
+        todo = [x for x in todo if x["created"] < began]  # the rest: trained by other processes
+    return total
+
+
 def _compute(results: list[dict]) -> tuple[float, float]:
-    """(training, sampling + scoring) seconds behind ``results``: each training trajectory counted
-    once at its longest point, each scored config once."""
+    """(training, sampling + scoring) seconds behind ``results``: each training process counted
+    once (:func:`_training_seconds`), each scored config once."""
     unique = {r["hash"]: r for r in results}.values()
-    longest: dict[str, float] = {}
+    lengths: dict[str, dict[int, dict]] = {}
     for r in unique:
-        key = _trajectory(r)
-        longest[key] = max(longest.get(key, 0.0), r["train"]["wall_time_s"])
+        created = datetime.strptime(r["created"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+        at = lengths.setdefault(_trajectory(r), {}).setdefault(
+            r["train"]["steps"], {"steps": r["train"]["steps"], "wall": 0.0, "created": created,
+                                  "extended_from_step": r["train"].get("extended_from_step")})
+        at["wall"] = max(at["wall"], r["train"]["wall_time_s"])  # sampling-only variants share the training
+        at["created"] = min(at["created"], created)
     sample = sum(r["metrics"]["sample_time_s"] + r["metrics"]["score_time_s"] for r in unique)
-    return sum(longest.values()), sample
+    return sum(_training_seconds(list(by_steps.values())) for by_steps in lengths.values()), sample
 
 
 def compute_time(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
@@ -501,8 +536,10 @@ def compute_time(profile: str, results_dir: str | Path | None = None) -> pd.Data
     (a run shared by several studies, such as the baseline, is counted in each study's row but
     once in the total)."""
     rows, everything = [], []
-    for name, values, seeds in run_order(profile, results_dir):
+    for (name, seeds), entries in groupby(run_order(profile, results_dir), key=lambda e: (e[0], e[2])):
         st = get_study(name)
+        batches = [values for _, values, _ in entries]  # the epochs rule's one-value batches make one row
+        values = None if None in batches else list(dict.fromkeys(v for b in batches for v in b))
         results = [r for rs in experiments.study_results(name, profile, seeds, results_dir, values).values() for r in rs]
         everything += results
         train, sample = _compute(results)

@@ -100,6 +100,34 @@ def test_missing_and_compute_time_follow_the_stored_results(tmp_path):
     assert times.iloc[-1]["study"].startswith("total") and times.iloc[-1]["runs"] == 1 and times.iloc[-1]["training (min)"] >= 0
 
 
+def test_training_seconds_counts_each_training_process_once():
+    """Snapshots of one training share its time; a separately trained shorter run adds its own;
+    a run that continued another adds only what it trained itself."""
+    from ddpm_mnist import book
+
+    def length(steps, wall, created, extended_from_step=None):
+        return {"steps": steps, "wall": wall, "created": created, "extended_from_step": extended_from_step}
+
+    alone = length(700, 100.0, 1_000.0)                  # trained on its own, long before the long run
+    snapshot = length(350, 60.0, 5_005.0)                # scored from the long run's milestone checkpoint
+    long_run = length(1400, 300.0, 5_010.0)              # from scratch: began at 4,710
+    assert book._training_seconds([long_run]) == 300.0
+    assert book._training_seconds([snapshot, long_run]) == 300.0
+    assert book._training_seconds([alone, snapshot, long_run]) == 400.0
+    continued = length(2800, 500.0, 9_000.0, extended_from_step=1400)  # its wall includes the long run's 300
+    assert book._training_seconds([alone, snapshot, long_run, continued]) == 600.0
+    assert book._training_seconds([]) == 0.0
+
+
+def test_epochs_rule_seeds_continue_their_shorter_runs():
+    from ddpm_mnist import book
+
+    st = book.get_study("epochs")
+    assert book._rule_batches(st, [25, 100, 1000]) == [[25], [100], [1000]]
+    assert book._rule_batches(book.get_study("loss"), ["x-prev-l2", "x-prev-l1"]) == [["x-prev-l2", "x-prev-l1"]]
+    assert book._rule_batches(st, []) == []
+
+
 def test_papermill_runs_a_chapter_with_parameters(tmp_path):
     nb = tmp_path / "evaluation.ipynb"
     subprocess.run([str(BIN / "jupytext"), "--to", "ipynb", "-o", str(nb), str(ROOT / "book" / "evaluation.md")], check=True, capture_output=True)

@@ -499,9 +499,10 @@ def _training_seconds(lengths: list[dict]) -> float:
     run's ``wall_time_s``, which includes a shorter run it continued), ``created`` (when the
     first result at that length was written) and ``extended_from_step``.
 
-    Training processes are told apart by time: a shorter length whose result was written after
-    a longer one's training began is a snapshot of that training (a milestone); one written
-    before it was trained on its own (counted too), or is the run that the longer one continued
+    Training processes are told apart by time: a shorter length whose result was written
+    between the start of a longer one's training and that longer one's result is a snapshot of
+    that training (a milestone, scored just before the end of the run); one written before or
+    after it was trained on its own (counted too), or is the run that the longer one continued
     (whose time the longer one's includes, and is counted once)."""
     total, todo = 0.0, sorted(lengths, key=lambda x: x["steps"])
     while todo:
@@ -510,7 +511,7 @@ def _training_seconds(lengths: list[dict]) -> float:
         own = longest["wall"] - (ancestor["wall"] if ancestor else 0.0)
         total += own
         began = longest["created"] - own
-        todo = [x for x in todo if x["created"] < began]  # the rest: trained by other processes
+        todo = [x for x in todo if not began <= x["created"] <= longest["created"]]  # the rest: other processes
     return total
 
 

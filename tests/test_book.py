@@ -116,6 +116,8 @@ def test_training_seconds_counts_each_training_process_once():
     assert book._training_seconds([alone, snapshot, long_run]) == 400.0
     continued = length(2800, 500.0, 9_000.0, extended_from_step=1400)  # its wall includes the long run's 300
     assert book._training_seconds([alone, snapshot, long_run, continued]) == 600.0
+    later = length(350, 40.0, 9_500.0)                   # the same length as the snapshot, trained on its own afterwards
+    assert book._training_seconds([later, long_run]) == 340.0
     assert book._training_seconds([]) == 0.0
 
 

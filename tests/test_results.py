@@ -16,7 +16,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "results" / "cpu"  # the committ
 STORED = sorted((RESULTS / "runs").glob("*/result.json"))
 
 PENDING = {
-    "epochs", "epochs-50-1000-seeds-1-2", "sampler-seeds-1-2", "loss", "noising-process", "normalization", "channels",
+    "epochs", "epochs-50-1000-seeds-1-2", "sampler-seeds-1-2", "noising-process", "normalization", "channels",
     "batch-size", "noising-steps", "eps-fixes", "fewer-steps", "guidance", "fashion", "ema",
 }
 """Chapter runs (ids as below) whose ``cpu`` results are still being computed by

@@ -345,7 +345,10 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
         best, runner_up = ranked.iloc[0], ranked.iloc[1]
         gap = runner_up["fid_mean"] - best["fid_mean"]
         values[f"{prefix}_margin"] = (f"{gap:.2f}, more than twice the baseline's seed spread ({spread:.2f}): a ranking" if gap > 2 * spread
-                                      else f"{gap:.2f}, less than twice the baseline's seed spread ({spread:.2f}): one seed does not settle it"
+                                      else f"{gap:.2f}, less than twice the baseline's seed spread ({spread:.2f}): "
+                                      + ("not a ranking, even over the rule's three seeds"
+                                         if min(len(best["seeds"]), len(runner_up["seeds"])) >= len(RULE_SEEDS)
+                                         else "one seed does not settle it")
                                       ) + _paired_text(runner_up, best)
     for key, value in values.items():
         glue(key, Markdown(str(value)), display=False)

@@ -196,6 +196,10 @@ def test_glue_study_margin_against_twice_the_spread():
     table.loc[0, "fid_mean"], table.at[0, "seeds"], table.at[0, "fids"] = 30.0, [0, 1, 2], [10.0, 40.0, 40.0]
     assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"].endswith(
         "one seed does not settle it. On the seed both have (0) the gap is -10.00: the order reverses")
+    table.at[1, "seeds"], table.at[1, "fids"] = [0, 1, 2], [20.0, 22.0, 18.0]  # both with the rule's three seeds
+    table.loc[1, "fid_mean"], table.loc[0, "fid_mean"] = 20.0, 25.0
+    assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"] == (
+        "5.00, less than twice the baseline's seed spread (6.00): not a ranking, even over the rule's three seeds")
 
 
 def test_paired_gap_uses_only_the_common_seeds():

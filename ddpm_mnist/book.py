@@ -396,7 +396,7 @@ def fid_text(mean: float, std: float, n: int) -> str:
 def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
     """One row per study of the report, from stored results only (every stored seed of
     :data:`RULE_SEEDS`): the report's choice, our best value and its FID, the runner-up, whether
-    the gap between them exceeds twice the baseline's seed spread, whether we agree, and the
+    the gap between them exceeds twice the baseline's seed spread, whether we agree (once two values are run), and the
     Spearman correlation of our FIDs with the report's over the values both have (three or more)."""
     prof = get_profile(profile)
     results_dir = _results(profile, results_dir)
@@ -417,7 +417,7 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
             "its FID": fid_text(best["fid_mean"], best["fid_std"], best["n_seeds"]) if best is not None else "—",
             "runner-up": f"{second['value']} (+{gap:.2f})" if second is not None else "—",
             "ranked": "—" if np.isnan(gap) or np.isnan(spread) else ("yes" if gap >= 2 * spread else "within noise"),
-            "agree": ("yes" if best["value"] == st.label(st.report_choice) else "no") if best is not None else "—",
+            "agree": ("yes" if best["value"] == st.label(st.report_choice) else "no") if second is not None else "—",  # needs two values
             "rank correlation with the report": "—" if np.isnan(rho) else f"{rho:+.2f}",
             "values run": f"{len(done)} / {len(t)}",
         })

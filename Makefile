@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 
 ## book: build the Jupyter Book into _build/html (from the committed results; no training)
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/jupyter-book build . --all --warningiserror --keep-going   # --all: re-execute every chapter, the results may have changed
 
 ## notebooks: write book/<chapter>.ipynb from the MyST sources, for papermill:
 ##   papermill book/<chapter>.ipynb out.ipynb -p profile paper -p device cuda

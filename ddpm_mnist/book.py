@@ -318,6 +318,15 @@ def _paired_text(worse: pd.Series, better: pd.Series) -> str:
             + (": the order reverses" if gap < 0 else ""))
 
 
+def ranked_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a study table (``tabulate``) that have a result, best FID first, one per run:
+    values that share a run (the epochs a profile caps) are one candidate, labelled "200 = 1000",
+    so that a run is never its own runner-up."""
+    if "run" in table:
+        table = table.assign(value=table.groupby("run", sort=False)["value"].transform(" = ".join)).drop_duplicates("run")
+    return table[table["fid_mean"].notna()].sort_values("fid_mean", kind="stable")
+
+
 def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = float("nan")) -> dict[str, str]:
     """Glue (myst-nb) the numbers a chapter's prose quotes: ``<prefix>_best`` (our best value),
     ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
@@ -329,16 +338,16 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
     from myst_nb import glue
 
     st = get_study(name)
-    done = table[table["fid_mean"].notna()]
+    ranked = ranked_runs(table)
     choice = table[table["report_best"]]
     values = {
-        f"{prefix}_best": done.loc[done["fid_mean"].idxmin(), "value"] if len(done) else "—",
-        f"{prefix}_best_fid": f"{done['fid_mean'].min():.2f}" if len(done) else "—",
+        f"{prefix}_best": ranked["value"].iloc[0] if len(ranked) else "—",
+        f"{prefix}_best_fid": f"{ranked['fid_mean'].iloc[0]:.2f}" if len(ranked) else "—",
         f"{prefix}_report_choice": st.label(st.report_choice),
         f"{prefix}_report_choice_fid": f"{choice['fid_mean'].iloc[0]:.2f}" if len(choice) and choice["fid_mean"].notna().all() else "—",
     }
-    values[f"{prefix}_agree"] = "agrees" if values[f"{prefix}_best"] == values[f"{prefix}_report_choice"] else "does not agree"
-    ranked = done.sort_values("fid_mean")
+    agree = values[f"{prefix}_report_choice"] in values[f"{prefix}_best"].split(" = ")
+    values[f"{prefix}_agree"] = "agrees" if agree else "does not agree"
     if len(ranked) < 2 or np.isnan(spread):
         values[f"{prefix}_margin"] = "not measured yet (it needs two values and the baseline's seed spread)"
     else:
@@ -404,7 +413,7 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
     rows = []
     for name, st in STUDIES.items():
         t = experiments.tabulate(st, prof, RULE_SEEDS, results_dir)
-        done = t[t["fid_mean"].notna()].sort_values("fid_mean")
+        done = ranked_runs(t)
         best = done.iloc[0] if len(done) else None
         second = done.iloc[1] if len(done) > 1 else None
         gap = second["fid_mean"] - best["fid_mean"] if second is not None else np.nan
@@ -417,9 +426,9 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
             "its FID": fid_text(best["fid_mean"], best["fid_std"], best["n_seeds"]) if best is not None else "—",
             "runner-up": f"{second['value']} (+{gap:.2f})" if second is not None else "—",
             "ranked": "—" if np.isnan(gap) or np.isnan(spread) else ("yes" if gap >= 2 * spread else "within noise"),
-            "agree": ("yes" if best["value"] == st.label(st.report_choice) else "no") if second is not None else "—",  # needs two values
+            "agree": ("yes" if st.label(st.report_choice) in best["value"].split(" = ") else "no") if second is not None else "—",  # needs two values
             "rank correlation with the report": "—" if np.isnan(rho) else f"{rho:+.2f}",
-            "values run": f"{len(done)} / {len(t)}",
+            "values run": f"{t['fid_mean'].notna().sum()} / {len(t)}",
         })
     return pd.DataFrame(rows)
 

@@ -332,7 +332,9 @@ def study(
 
 
 def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | Path, values: Sequence[Any] | None = None) -> pd.DataFrame:
-    """The study table from the results on disk (missing cells are left out of the means)."""
+    """The study table from the results on disk (missing cells are left out of the means), one row
+    per value; ``run`` identifies the configuration (seed 0's hash), equal for values that share
+    one run."""
     rows = []
     for value in _values(st, values):
         found = []
@@ -347,6 +349,7 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
         fids = [r["metrics"]["fid"] for r in found]
         rows.append({
             "value": st.label(value),
+            "run": prof.apply(st.config_for(value)).hash(),  # shared by values the profile caps to one run
             "report_fid": st.report_fid.get(st.label(value)),
             "fid_mean": float(np.mean(fids)) if fids else np.nan,
             "fid_std": float(np.std(fids, ddof=1)) if len(fids) > 1 else np.nan,

@@ -320,10 +320,11 @@ def _paired_text(worse: pd.Series, better: pd.Series) -> str:
 
 def ranked_runs(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of a study table (``tabulate``) that have a result, best FID first, one per run:
-    values that share a run (the epochs a profile caps) are one candidate, labelled "200 = 1000",
-    so that a run is never its own runner-up."""
-    if "run" in table:
-        table = table.assign(value=table.groupby("run", sort=False)["value"].transform(" = ".join)).drop_duplicates("run")
+    values that share a run (the epochs a profile caps) are one candidate, labelled "200 = 1000"
+    (column ``values``: the labels it stands for), so that a run is never its own runner-up."""
+    run = table["run"] if "run" in table else table["value"]
+    values = run.map(table.groupby(run, sort=False)["value"].agg(list))
+    table = table.assign(values=values, value=values.map(" = ".join))[~run.duplicated()]
     return table[table["fid_mean"].notna()].sort_values("fid_mean", kind="stable")
 
 
@@ -346,7 +347,7 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
         f"{prefix}_report_choice": st.label(st.report_choice),
         f"{prefix}_report_choice_fid": f"{choice['fid_mean'].iloc[0]:.2f}" if len(choice) and choice["fid_mean"].notna().all() else "—",
     }
-    agree = values[f"{prefix}_report_choice"] in values[f"{prefix}_best"].split(" = ")
+    agree = len(ranked) and st.label(st.report_choice) in ranked["values"].iloc[0]
     values[f"{prefix}_agree"] = "agrees" if agree else "does not agree"
     if len(ranked) < 2 or np.isnan(spread):
         values[f"{prefix}_margin"] = "not measured yet (it needs two values and the baseline's seed spread)"
@@ -426,7 +427,7 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
             "its FID": fid_text(best["fid_mean"], best["fid_std"], best["n_seeds"]) if best is not None else "—",
             "runner-up": f"{second['value']} (+{gap:.2f})" if second is not None else "—",
             "ranked": "—" if np.isnan(gap) or np.isnan(spread) else ("yes" if gap >= 2 * spread else "within noise"),
-            "agree": ("yes" if st.label(st.report_choice) in best["value"].split(" = ") else "no") if second is not None else "—",  # needs two values
+            "agree": ("yes" if st.label(st.report_choice) in best["values"] else "no") if second is not None else "—",  # needs two values
             "rank correlation with the report": "—" if np.isnan(rho) else f"{rho:+.2f}",
             "values run": f"{t['fid_mean'].notna().sum()} / {len(t)}",
         })

@@ -328,13 +328,26 @@ def ranked_runs(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["fid_mean"].notna()].sort_values("fid_mean", kind="stable")
 
 
+def order_text(table: pd.DataFrame) -> str:
+    """The values of a study table (``tabulate``) that have a result, ours and the report's in
+    FID order, best first: "ours: b < a < c; the report's: a < b < c" (values sharing a run
+    joined as in :func:`ranked_runs`; the report's order over the same values, where it has them)."""
+    ranked = ranked_runs(table)
+    if not len(ranked):
+        return "not measured yet"
+    ours = " < ".join(ranked["value"])
+    done = table[table["fid_mean"].notna() & table["report_fid"].notna()]
+    theirs = " < ".join(done.sort_values("report_fid", kind="stable")["value"])
+    return f"ours: {ours}; the report's: {theirs}" if len(done) > 1 else f"ours: {ours}"
+
+
 def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = float("nan")) -> dict[str, str]:
     """Glue (myst-nb) the numbers a chapter's prose quotes: ``<prefix>_best`` (our best value),
     ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
     report's choice), ``<prefix>_agree`` ("agrees" / "does not agree") and ``<prefix>_margin``
     (the gap from our best to the runner-up, against twice ``spread``, the baseline's seed std;
-    when the two have different seeds, also the gap on the seeds they share, :func:`paired_gap`).
-    Returns them too."""
+    when the two have different seeds, also the gap on the seeds they share, :func:`paired_gap`)
+    and ``<prefix>_order`` (:func:`order_text`). Returns them too."""
     from IPython.display import Markdown
     from myst_nb import glue
 
@@ -347,6 +360,7 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
         f"{prefix}_report_choice": st.label(st.report_choice),
         f"{prefix}_report_choice_fid": f"{choice['fid_mean'].iloc[0]:.2f}" if len(choice) and choice["fid_mean"].notna().all() else "—",
     }
+    values[f"{prefix}_order"] = order_text(table)
     agree = len(ranked) and st.label(st.report_choice) in ranked["values"].iloc[0]
     values[f"{prefix}_agree"] = "agrees" if agree else "does not agree"
     if len(ranked) < 2 or np.isnan(spread):

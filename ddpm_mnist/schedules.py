@@ -114,3 +114,13 @@ def posterior_variance(alpha_bar: torch.Tensor) -> torch.Tensor:
     out = torch.zeros_like(alpha_bar)
     out[1:] = (1.0 - alpha_bar[:-1]) / (1.0 - alpha_bar[1:]) * b[1:]
     return out
+
+
+def snr(alpha_bar: torch.Tensor, data_variance: float = 1.0) -> torch.Tensor:
+    r"""Signal-to-noise ratio of :math:`x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon`
+    per pixel, :math:`\bar\alpha_t\,\sigma^2_{\text{data}}/(1-\bar\alpha_t)` for t = 0..T: shape
+    (T+1,), ``inf`` at t = 0 and 0 where :math:`\bar\alpha_t = 0`. ``data_variance``: the pixel
+    variance of :math:`x_0` in the range the model works in (1 for unit-variance data)."""
+    if data_variance <= 0:
+        raise ValueError(f"data_variance must be positive, got {data_variance!r}")
+    return alpha_bar * data_variance / (1.0 - alpha_bar)

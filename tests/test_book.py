@@ -209,11 +209,15 @@ def test_values_sharing_a_run_are_one_candidate():
 
     # the profile caps 200 and 1000 epochs to one run: it is best once, not best and runner-up
     table = pd.DataFrame({"value": ["50", "100", "200", "1000"], "run": ["a", "b", "c", "c"], "fid_mean": [90.0, 60.0, 30.0, 30.0],
-                          "report_best": [True, False, False, False], "seeds": [[0]] * 4, "fids": [[90.0], [60.0], [30.0], [30.0]]})
+                          "report_best": [True, False, False, False], "seeds": [[0]] * 4, "fids": [[90.0], [60.0], [30.0], [30.0]],
+                          "report_fid": [13.0, 15.0, None, 12.0]})
     assert book.ranked_runs(table)["value"].tolist() == ["200 = 1000", "100", "50"]
     out = book.glue_study(table, "epochs", "t", spread=5.0)
     assert out["t_best"] == "200 = 1000" and out["t_margin"].startswith("30.00, more than twice")
     assert out["t_agree"] == "does not agree"
+    # the report's order is over the values it has numbers for
+    assert out["t_order"] == "ours: 200 = 1000 < 100 < 50; the report's: 1000 < 50 < 100"
+    assert book.order_text(table.assign(fid_mean=float("nan"))) == "not measured yet"
 
 
 def test_paired_gap_uses_only_the_common_seeds():

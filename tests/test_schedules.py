@@ -63,3 +63,14 @@ def test_bad_names_list_valid():
         alpha_bar("cosin", 10)
     with pytest.raises(ValueError, match="positive integer"):
         alpha_bar("cosine", 0)
+
+
+def test_snr_closed_form_and_ends():
+    ab = schedules.alpha_bar("linear-noise", 4)  # 1 - u^2: SNR = (1 - u^2) / u^2
+    u = torch.arange(5, dtype=torch.float64) / 4
+    s = schedules.snr(ab, data_variance=2.0)
+    assert torch.isinf(s[0]) and s[-1] == 0
+    assert torch.allclose(s[1:], 2.0 * (1 - u[1:] ** 2) / u[1:] ** 2)
+    assert (s[1:] <= s[:-1]).all()
+    with pytest.raises(ValueError, match="positive"):
+        schedules.snr(ab, data_variance=0.0)

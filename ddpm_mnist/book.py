@@ -152,7 +152,8 @@ def provenance(name: str, profile: str, seeds: Sequence[int], results_dir: str |
 
 
 def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The study table as the book shows it: the report's FID beside ours, best values marked."""
+    """The study table as the book shows it: the report's FID beside ours, best values marked;
+    the optimiser steps and parameter counts only where the study changes them."""
     st = get_study(name)
     ours = [
         "—" if np.isnan(m) else f"{m:.2f}" + ("" if np.isnan(s) else f" ± {s:.2f}") + (" ★" if b else "")
@@ -165,11 +166,19 @@ def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
         "report FID (Inception)": report,
         "our FID (mean ± std)": ours,
         "seeds": table["n_seeds"],
-        "images seen": [("—" if np.isnan(i) else f"{int(i):,}") for i in table["images_seen"]],
+        "images seen": _counts(table["images_seen"]),
+        "optimiser steps": _counts(table["steps"]),
+        "parameters": _counts(table["parameters"]),
         "train time": [("—" if np.isnan(t) else f"{t / 60:.1f} min") for t in table["train_time_s"]],
         "digits covered": [("—" if np.isnan(c) else int(c)) for c in table["classes_covered"]],
     })
-    return out if st.report_fid else out.drop(columns="report FID (Inception)")
+    # the counts a study does not change (most studies: all three) would only repeat themselves
+    same = [c for c, k in {"optimiser steps": "steps", "parameters": "parameters"}.items() if table[k].dropna().nunique() <= 1]
+    return out.drop(columns=same + ([] if st.report_fid else ["report FID (Inception)"]))
+
+
+def _counts(column: pd.Series) -> list[str]:
+    return ["—" if np.isnan(v) else f"{int(v):,}" for v in column]
 
 
 def _nothing_yet(name: str, profile: str) -> None:

@@ -318,7 +318,7 @@ def study(
 
     One row per studied value: ``value``, ``report_fid``, ``fid_mean``, ``fid_std`` (over
     seeds; NaN with one seed), ``n_seeds``, ``fids``, ``train_time_s``, ``images_seen``,
-    ``parameters``, ``classes_covered``, and ``best`` / ``report_best`` flags. With a
+    ``steps`` (optimiser steps), ``parameters``, ``classes_covered``, and ``best`` / ``report_best`` flags. With a
     ``shard`` only that shard's runs are computed and the table holds what is available.
     ``train_missing=False`` builds the table from stored results only. ``values``: only these
     of the study's values."""
@@ -358,6 +358,7 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
             "seeds": [r["seed"] for r in found],
             "train_time_s": float(np.mean([r["train"]["wall_time_s"] for r in found])) if found else np.nan,
             "images_seen": found[0]["train"]["images_seen"] if found else np.nan,
+            "steps": found[0]["train"]["steps"] if found else np.nan,
             "parameters": found[0]["parameters"] if found else np.nan,
             "classes_covered": min(r["metrics"]["digits"]["classes_covered"] for r in found) if found else np.nan,
             "nonfinite_fraction": min(r["metrics"]["nonfinite_fraction"] for r in found) if found else np.nan,

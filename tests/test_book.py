@@ -236,3 +236,20 @@ def test_digit_share_is_the_classifier_fraction():
 
     result = {"metrics": {"digits": {"histogram": [0, 30, 10, 0, 0, 0, 0, 60, 0, 0]}}}
     assert book.digit_share(result, 1) == 0.3 and book.digit_share(result, 7) == 0.6 and book.digit_share(result, 0) == 0
+
+
+def test_display_table_shows_the_counts_a_study_changes():
+    import pandas as pd
+
+    from ddpm_mnist import book
+
+    nan = float("nan")
+    table = pd.DataFrame({"value": ["32", "256", "2048"], "fid_mean": [50.0, 40.0, nan], "fid_std": [nan, 3.0, nan],
+                          "best": [False, True, False], "report_fid": [40.0, 21.4, 60.0], "report_best": [False, True, False],
+                          "n_seeds": [1, 3, 0], "images_seen": [180000, 180000, nan], "steps": [5625, 703, nan],
+                          "parameters": [1000, 1000, nan], "train_time_s": [120.0, 60.0, nan], "classes_covered": [10, 10, nan]})
+    out = book.display_table(table, "batch-size")
+    assert "optimiser steps" in out and "parameters" not in out
+    assert out["optimiser steps"].tolist() == ["5,625", "703", "—"]
+    assert out["our FID (mean ± std)"].tolist() == ["50.00", "40.00 ± 3.00 ★", "—"]
+    assert "parameters" in book.display_table(table.assign(parameters=[1000, 4000, nan]), "batch-size")

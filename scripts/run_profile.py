@@ -1,8 +1,8 @@
 """Compute every study of a profile, one run at a time, resumably (for ``nohup``).
 
 Runs are taken in the order of :func:`ddpm_mnist.book.run_order` (central first, each study
-of the seed rule followed by the further seeds it asks for, then the part beyond the
-report); a finished run is skipped, an interrupted one resumes from its checkpoint. Results land in
+of the seed rule followed by the further seeds it asks for, the part beyond the report after
+the study ``book.BEYOND_AFTER``); a finished run is skipped, an interrupted one resumes from its checkpoint. Results land in
 ``results/<profile>/runs/<hash>/``; commit them as they appear. Usage::
 
     nohup python scripts/run_profile.py --profile cpu > results/cpu/runner.log 2>&1 &

@@ -87,7 +87,7 @@ def test_summary_and_best_configuration_read_the_stored_results():
 def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
     """The runner's order (:func:`ddpm_mnist.book.run_order`): each seed-rule study is followed by
     the seeds it asks for, read only once the study's first seeds are done; the part beyond the
-    report comes last."""
+    report comes once, right after the study ``BEYOND_AFTER`` and its seeds."""
     asked_when = []
 
     def fake_extra(profile, results_dir=None, studies=book.RULE_STUDIES):
@@ -105,5 +105,6 @@ def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
     names = [name for name, _, _ in order]
     for name in book.RULE_STUDIES:
         assert names[names.index(name) + 1] == name, f"{name}'s further seeds do not follow its first seeds"
-    assert order[-len(book.BEYOND_RUNS):] == book.BEYOND_RUNS
+    after = len(names) - names[::-1].index(book.BEYOND_AFTER)
+    assert order[after:after + len(book.BEYOND_RUNS)] == book.BEYOND_RUNS
     assert sorted(map(str, order)) == sorted(map(str, book.CHAPTER_RUNS + book.BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in book.RULE_STUDIES]))

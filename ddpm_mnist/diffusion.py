@@ -138,3 +138,15 @@ def mean_from(output: torch.Tensor, target: str, x_t: torch.Tensor, t: torch.Ten
         return mean_from_eps(output, x_t, t, alpha_bar)
     x0, _ = x0_eps_from(output, target, x_t, t, alpha_bar)
     return posterior_mean(x0, x_t, t, alpha_bar)
+
+
+def output_gain(target: str, alpha_bar: torch.Tensor) -> torch.Tensor:
+    r""":math:`\partial\mu_\theta/\partial\,\mathrm{output}` for t = 1..T, shape (T,): how far the
+    reverse step's mean moves per unit of error in the network's output, pixel by pixel (the
+    mean is affine in the output). 1 for ``x-prev`` and ``mean``;
+    :math:`-\beta_t/(\sqrt{\alpha_t}\sqrt{1-\bar\alpha_t})` for ``eps`` (NaN where
+    :math:`\alpha_t = 0`)."""
+    T = len(alpha_bar) - 1
+    t = torch.arange(1, T + 1)
+    zero = torch.zeros(T, 1, dtype=alpha_bar.dtype)
+    return (mean_from(torch.ones_like(zero), target, zero, t, alpha_bar) - mean_from(zero, target, zero, t, alpha_bar)).flatten()

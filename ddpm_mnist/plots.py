@@ -73,18 +73,20 @@ def schedule_curves(schedule_names: Sequence[str], T: int = 1000):
     return fig
 
 
-def snr_steps(curves: dict[str, np.ndarray]):
-    """The signal-to-noise ratio of each step, log scale, one line per curve: ``curves`` maps a
-    label to the SNR of steps t = 1..T (shape (T,), e.g. ``schedules.snr(ab)[1:]``; the zeros
-    of t = T are left off the log axis). A dotted line marks SNR = 1."""
+def step_curves(curves: dict[str, np.ndarray], ylabel: str = "SNR of x_t per pixel", reference: float | None = 1.0):
+    """A per-step quantity on a log scale, one line per curve: ``curves`` maps a label to its
+    values at steps t = 1..T (shape (T,), e.g. ``schedules.snr(ab)[1:]``; zeros and NaNs are
+    left off the log axis). A dotted line marks ``reference`` (None: no line)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
-    for name, s in curves.items():
-        t = np.arange(1, len(s) + 1)
-        ax.semilogy(t[s > 0], s[s > 0], "o-", ms=3, label=name)
-    ax.axhline(1.0, color="grey", ls=":", lw=1)
-    ax.set(xlabel="step t", ylabel="SNR of x_t per pixel")
+    for name, v in curves.items():
+        t = np.arange(1, len(v) + 1)
+        keep = np.isfinite(v) & (v > 0)
+        ax.semilogy(t[keep], v[keep], "o-", ms=3, label=name)
+    if reference is not None:
+        ax.axhline(reference, color="grey", ls=":", lw=1)
+    ax.set(xlabel="step t", ylabel=ylabel)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

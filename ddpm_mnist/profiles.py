@@ -12,8 +12,9 @@ training-set size, samples scored) and leaves every other hyperparameter as the 
     training images, the report's epochs scaled by 0.06 and capped at 12 epochs, and 1,000
     samples scored with the ``mnist-cnn`` extractor.
 
-    Why this budget: the report's studies need about 32 distinct U-Net trainings (plus seeds),
-    and the whole set must fit in about twelve hours. At 0.06 the report's 50-epoch
+    Why this budget: the report's studies need about 32 distinct U-Net trainings, which were
+    to fit in about twelve hours; the seed rule's further seeds (``book.RULE_SEEDS``) come on
+    top and about triple that (``book.compute_time`` counts what was spent). At 0.06 the report's 50-epoch
     baseline sees 3 epochs = 180k images (about 23 minutes), and the study total is about
     six million images (about 13 hours with sampling). The epochs study is one run to the cap (12 epochs, 720k images;
     the report's 200 and 1000 epochs both map to the cap and are marked so). 1,000 samples
@@ -75,7 +76,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", 0.002, 2, 128, 8, "CI: seconds per chapter; numbers meaningless"),
-    "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book: 2 CPU cores, about twelve hours for all studies"),
+    "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book, computed on 2 CPU cores"),
     "paper": Profile("paper", 1.0, None, None, 10_000, "the report's budget: full data, its epochs, 10,000 samples"),
 }
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ddpm_mnist import diffusion
+from ddpm_mnist import diffusion, schedules
 from ddpm_mnist.schedules import alpha, alpha_bar, beta, posterior_variance
 
 
@@ -85,3 +85,16 @@ def test_eps_undefined_where_alpha_is_zero():
 def test_bad_target():
     with pytest.raises(ValueError, match="valid targets: mean, x-prev, eps, x0, v"):
         diffusion.check_target("noise")
+
+
+def test_output_gain_closed_forms():
+    ab = schedules.alpha_bar("cosine-nichol", 15)
+    a = schedules.alpha(ab)[1:]
+    assert torch.allclose(diffusion.output_gain("x-prev", ab), torch.ones(15, dtype=ab.dtype))
+    assert torch.allclose(diffusion.output_gain("eps", ab), -(1 - a) / (a.sqrt() * (1 - ab[1:]).sqrt()))
+    c0, _ = diffusion.posterior_mean_coefficients(ab)
+    assert torch.allclose(diffusion.output_gain("x0", ab), c0[1:])
+    assert torch.allclose(diffusion.output_gain("v", ab), -c0[1:] * (1 - ab[1:]).sqrt())
+    # the report's schedules: the epsilon mean is undefined at t = T, and only there
+    gain = diffusion.output_gain("eps", schedules.alpha_bar("linear-noise", 15))
+    assert gain[:-1].isfinite().all() and gain[-1].isnan()

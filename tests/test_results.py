@@ -108,3 +108,14 @@ def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
     after = len(names) - names[::-1].index(book.BEYOND_AFTER)
     assert order[after:after + len(book.BEYOND_RUNS)] == book.BEYOND_RUNS
     assert sorted(map(str, order)) == sorted(map(str, book.CHAPTER_RUNS + book.BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in book.RULE_STUDIES]))
+
+
+def test_beyond_summary_has_one_row_per_chapter():
+    from ddpm_mnist.beyond import BEYOND
+
+    table = book.beyond_summary("cpu", RESULTS)
+    names = list(dict.fromkeys(name for name, _, _ in book.BEYOND_RUNS))
+    assert table["chapter"].tolist() == [BEYOND[n].title for n in names]
+    eps = table.set_index("chapter").loc[BEYOND["eps-fixes"].title]
+    n = len(BEYOND["eps-fixes"].values) - 1  # the tuned U-Net's own row is the reference, not a candidate
+    assert eps["runs stored"] == f"{n} of {n}" and eps["seeds"] >= 1 and eps["best configuration"] != "x-prev-l2 (tuned)"

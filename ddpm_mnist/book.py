@@ -283,6 +283,15 @@ def digit_share(result: dict, digit: int) -> float:
     return hist[digit] / sum(hist)
 
 
+def glue_text(key: str, value: Any) -> None:
+    """Glue (myst-nb) ``value`` as Markdown text under ``key``, for ``{glue:md}`key``` in the
+    prose (a plain ``glue`` of a string would show its quotes)."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(key, Markdown(str(value)), display=False)
+
+
 def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[int] = (0,),
              results_dir: str | Path | None = None) -> dict[str, str]:
     """Glue what the prose says of one study cell (first seed with a result): ``<prefix>_fid``

@@ -357,6 +357,8 @@ def order_text(table: pd.DataFrame) -> str:
     if not len(ranked):
         return "not measured yet"
     ours = " < ".join(ranked["value"])
+    if "report_fid" not in table:  # a study the report has no numbers for
+        table = table.assign(report_fid=np.nan)
     done = table[table["fid_mean"].notna() & table["report_fid"].notna()]
     theirs = " < ".join(done.sort_values("report_fid", kind="stable")["value"])
     return f"ours: {ours}; the report's: {theirs}" if len(done) > 1 else f"ours: {ours}"

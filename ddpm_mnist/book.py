@@ -172,7 +172,7 @@ def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
         "train time": [("—" if np.isnan(t) else f"{t / 60:.1f} min") for t in table["train_time_s"]],
         "digits covered": [("—" if np.isnan(c) else int(c)) for c in table["classes_covered"]],
     })
-    # the counts a study does not change (most studies: all three) would only repeat themselves
+    # steps and parameters that a study does not change (most studies) would only repeat themselves
     same = [c for c, k in {"optimiser steps": "steps", "parameters": "parameters"}.items() if table[k].dropna().nunique() <= 1]
     return out.drop(columns=same + ([] if st.report_fid else ["report FID (Inception)"]))
 

@@ -299,9 +299,6 @@ def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[i
     ``<prefix>_images`` (seen in training), ``<prefix>_parameters`` (of the network), ``<prefix>_top_digit`` (the classifier's most
     frequent reading of the samples), ``<prefix>_top_share`` (its share) and ``<prefix>_covered``
     (digits seen at least once). "—" where there is no result. Returns them too."""
-    from IPython.display import Markdown
-    from myst_nb import glue
-
     runs = experiments.study_results(name, profile, seeds, results_dir, [value]).get(get_study(name).label(value), [])
     values = dict.fromkeys(["fid", "fids", "epochs", "images", "parameters", "top_digit", "top_share", "covered"], "—")
     if runs:
@@ -312,7 +309,7 @@ def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[i
                       top_share=f"{hist.max() / hist.sum():.0%}", covered=str(r["metrics"]["digits"]["classes_covered"]))
     out = {f"{prefix}_{k}": v for k, v in values.items()}
     for key, value in out.items():
-        glue(key, Markdown(value), display=False)
+        glue_text(key, value)
     return out
 
 
@@ -371,9 +368,6 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
     (the gap from our best to the runner-up, against twice ``spread``, the baseline's seed std;
     when the two have different seeds, also the gap on the seeds they share, :func:`paired_gap`)
     and ``<prefix>_order`` (:func:`order_text`). Returns them too."""
-    from IPython.display import Markdown
-    from myst_nb import glue
-
     st = get_study(name)
     ranked = ranked_runs(table)
     choice = table[table["report_best"]]
@@ -398,7 +392,7 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
                                          else "one seed does not settle it")
                                       ) + _paired_text(runner_up, best)
     for key, value in values.items():
-        glue(key, Markdown(str(value)), display=False)
+        glue_text(key, value)
     return values
 
 

@@ -200,6 +200,11 @@ def test_glue_study_margin_against_twice_the_spread():
     table.loc[1, "fid_mean"], table.loc[0, "fid_mean"] = 20.0, 25.0
     assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"] == (
         "5.00, less than twice the baseline's seed spread (6.00): not a ranking, even over the rule's three seeds")
+    # rows that sample one network differently are read against the FID's sampling noise
+    assert book.glue_study(table, "batch-size", "t", spread=1.0, sampling=True)["t_margin"] == (
+        "5.00, more than twice the FID's sampling spread for one network (1.00): a ranking")
+    assert book.glue_study(table, "batch-size", "t", spread=3.0, sampling=True)["t_margin"] == (
+        "5.00, less than twice the FID's sampling spread for one network (3.00): within the FID's own noise, a tie")
 
 
 def test_values_sharing_a_run_are_one_candidate():

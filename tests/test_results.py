@@ -136,3 +136,13 @@ def test_best_beyond_is_the_lowest_mnist_fid_of_the_part_beyond_the_report():
         assert f"{mnist.loc[chapter, 'its FID']:.2f}" == best["best_fid"].split()[0]
         assert mnist.loc[chapter, "its FID"] <= mnist.drop(BEYOND["ema"].title)["its FID"].min()
     assert float(best["gap"]) > 0 and best["verdict"] != "—"
+
+
+def test_sampling_spread_is_the_fid_noise_studys_std():
+    """Eight sampling seeds of one network: their std, smaller than the training seeds' (the evaluation chapter's claim)."""
+    from ddpm_mnist.beyond import BEYOND
+
+    fids = experiments.tabulate(BEYOND["fid-noise"], CPU, [0], RESULTS)["fid_mean"]
+    assert fids.notna().sum() == len(BEYOND["fid-noise"].values)
+    assert book.sampling_spread("cpu", RESULTS) == pytest.approx(float(np.std(fids, ddof=1)))
+    assert 0 < book.sampling_spread("cpu", RESULTS) < book.seed_spread("cpu", RESULTS)

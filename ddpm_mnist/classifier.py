@@ -114,17 +114,30 @@ def predict(images: torch.Tensor, batch_size: int = 2000, dataset: str = "mnist"
     return torch.cat([model(x[i : i + batch_size]).softmax(1) for i in range(0, len(x), batch_size)])
 
 
+def accuracy_per_class(images: torch.Tensor, labels: torch.Tensor, dataset: str = "mnist") -> torch.Tensor:
+    """Shape (10,): for each class c, the fraction of the uint8 ``images`` asked for as c
+    (``labels``, shape (N,)) that the classifier of ``dataset`` reads as c; NaN for a class
+    never asked for."""
+    return _per_class(predict(images, dataset=dataset).argmax(1), labels.cpu())
+
+
+def _per_class(read: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return torch.tensor([(read[labels == c] == c).float().mean().item() if (labels == c).any() else float("nan") for c in range(10)])
+
+
 def digit_summary(images: torch.Tensor, labels: torch.Tensor | None = None, dataset: str = "mnist") -> dict:
     """How a sample set looks to the classifier of ``dataset``: ``histogram`` (counts of the
     predicted classes 0-9), ``mean_confidence`` (mean top probability) and ``classes_covered``;
     with the ``labels`` the samples were asked for (class-conditional models), also
-    ``label_accuracy``, the fraction classified as asked."""
+    ``label_accuracy``, the fraction classified as asked, and ``label_accuracy_per_class``
+    (:func:`accuracy_per_class`)."""
     p = predict(images, dataset=dataset)
     conf, label = p.max(1)
     hist = torch.bincount(label, minlength=10)
     out = {"histogram": hist.tolist(), "mean_confidence": conf.mean().item(), "classes_covered": int((hist > 0).sum())}
     if labels is not None:
         out["label_accuracy"] = (label == labels.cpu()).float().mean().item()
+        out["label_accuracy_per_class"] = _per_class(label, labels.cpu()).tolist()
     return out
 
 

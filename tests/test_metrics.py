@@ -51,6 +51,20 @@ def test_classifier_accuracy(test_images):
 def test_digit_summary(test_images):
     s = classifier.digit_summary(test_images[:500])
     assert sum(s["histogram"]) == 500 and s["classes_covered"] == 10 and s["mean_confidence"] > 0.95
+    assert "label_accuracy" not in s
+
+
+def test_accuracy_per_class_with_true_and_shifted_labels(test_images):
+    labels = load_mnist_uint8(train=False)[1][:500]
+    s = classifier.digit_summary(test_images[:500], labels)
+    per_class = classifier.accuracy_per_class(test_images[:500], labels)
+    assert per_class.shape == (10,) and s["label_accuracy_per_class"] == pytest.approx(per_class.tolist())
+    assert (per_class > 0.95).all() and s["label_accuracy"] > 0.98
+    # asking for the wrong digit: each class is read as asked almost never
+    assert (classifier.accuracy_per_class(test_images[:500], (labels + 1) % 10) < 0.05).all()
+    # a class never asked for is NaN, not 0
+    only_ones = classifier.accuracy_per_class(test_images[:500][labels == 1], labels[labels == 1])
+    assert only_ones[1] > 0.95 and torch.isnan(only_ones[[0, 2, 3, 4, 5, 6, 7, 8, 9]]).all()
 
 
 def test_sanity_ladders():

@@ -262,13 +262,20 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
         rows.append({
             "chapter": st.title,
             "runs stored": f"{len(done)} of {len(t)}",
-            "best configuration": "—" if best is None else (f"{best['value']} epochs" if st.param == "epochs" else best["value"]),
+            "best configuration": "—" if best is None else _named_value(st, best["value"]),
             "its FID": np.nan if best is None else best["fid_mean"],
             "seeds": 0 if best is None else int(best["n_seeds"]),
             "tuned U-Net FID": tuned["fid_mean"],
             "note": "fashion-cnn features: not comparable" if name == "fashion" else "",
         })
     return pd.DataFrame(rows)
+
+
+def _named_value(st, value: str) -> str:
+    """A study value as a reader needs it out of its table: "200 epochs", "guidance = 1", "v-l2"."""
+    if st.param == "epochs":
+        return f"{value} epochs"
+    return value if any(ch.isalpha() for ch in value) else f"{st.param} = {value}"
 
 
 def _tuned_row(profile: str, results_dir: str | Path | None) -> pd.Series:
@@ -521,7 +528,7 @@ def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str
     prof = get_profile(profile)
     results_dir = _results(profile, results_dir)
     tuned = prof.apply(TUNED)
-    cells = [(f"{row['value']}, in \u201c{st.title}\u201d", row, False)
+    cells = [(f"{_named_value(st, row['value'])}, in \u201c{st.title}\u201d", row, False)
              for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
              for st in [BEYOND[name]]
              for value, (_, row) in zip(st.values, experiments.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())

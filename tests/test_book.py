@@ -258,3 +258,12 @@ def test_display_table_shows_the_counts_a_study_changes():
     assert out["optimiser steps"].tolist() == ["5,625", "703", "—"]
     assert out["our FID (mean ± std)"].tolist() == ["50.00", "40.00 ± 3.00 ★", "—"]
     assert "parameters" in book.display_table(table.assign(parameters=[1000, 4000, nan]), "batch-size")
+
+
+def test_named_value_says_what_a_bare_number_is():
+    from ddpm_mnist import book
+    from ddpm_mnist.beyond import BEYOND
+
+    assert book._named_value(BEYOND["guidance"], "1") == "guidance = 1"
+    assert book._named_value(BEYOND["ema"], "200") == "200 epochs"
+    assert book._named_value(BEYOND["eps-fixes"], "v-l2") == "v-l2"

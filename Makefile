@@ -45,10 +45,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-## bench: throughput and FID timing benchmarks (print figures)
+## bench: training throughput, FID timing and sampling-rate benchmarks (print figures)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/fid_timing.py
+	$(BIN)/python benchmarks/sampling_rate.py
 
 clean-book:
 	rm -rf _build

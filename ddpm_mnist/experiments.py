@@ -98,15 +98,23 @@ def _loss_curve(losses: Sequence[float], points: int = 200) -> list[list[float]]
     return [[int(b), float(np.mean(losses[a:b]))] for a, b in zip(edges[:-1], edges[1:])]
 
 
+def draw_samples(config: RunConfig, model: torch.nn.Module, n: int, device: torch.device | str = "cpu",
+                 labels: torch.Tensor | None = None, progress: bool = False) -> torch.Tensor:
+    """``n`` samples of ``model`` with the sampler a run's ``config`` names (ancestral with its
+    variance, or DDIM with its steps and η), its sampling seed and guidance scale.
+    Returns shape (n, C, H, W) in the model's value range."""
+    spec = config.spec
+    kw = dict(seed=config.sampling_seed, device=device, progress=progress, labels=labels, guidance=config.guidance)
+    if config.sampler == "ddim":
+        return ddim_sample(model, spec.alpha_bar(), spec.target, n, steps=config.ddim_steps, eta=config.ddim_eta, **kw)
+    return ancestral_sample(model, spec.alpha_bar(), spec.target, n, variance=config.variance, allow_undefined=True, **kw)
+
+
 def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.device, progress: bool) -> tuple[dict, np.ndarray]:
     spec = config.spec
     labels = class_labels(config.n_samples, spec.num_classes) if spec.num_classes else None
-    kw = dict(seed=config.sampling_seed, device=device, progress=progress, labels=labels, guidance=config.guidance)
     t0 = time.perf_counter()
-    if config.sampler == "ddim":
-        x = ddim_sample(model, spec.alpha_bar(), spec.target, config.n_samples, steps=config.ddim_steps, eta=config.ddim_eta, **kw)
-    else:
-        x = ancestral_sample(model, spec.alpha_bar(), spec.target, config.n_samples, variance=config.variance, allow_undefined=True, **kw)
+    x = draw_samples(config, model, config.n_samples, device, labels, progress)
     sample_time = time.perf_counter() - t0
     nonfinite = float((~torch.isfinite(x)).flatten(1).any(1).float().mean())
     images = to_uint8(x, spec.value_range)

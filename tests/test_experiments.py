@@ -6,11 +6,14 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
+from ddpm_mnist.beyond import FEWER_STEPS
 from ddpm_mnist.config import RunConfig
-from ddpm_mnist.experiments import checkpoint_path, load_result, plan, run, run_dir, shard_of, shorter_checkpoint, study, tabulate
+from ddpm_mnist.experiments import checkpoint_path, draw_samples, load_result, plan, run, run_dir, shard_of, shorter_checkpoint, study, tabulate
 from ddpm_mnist.profiles import PROFILES, get_profile
 from ddpm_mnist.report import DENSE, STUDIES, UNET, get_study
+from ddpm_mnist.sampling import ancestral_sample, ddim_sample
 
 SMOKE = get_profile("smoke")
 
@@ -151,3 +154,16 @@ def test_smoke_study_table(results):
     again = tabulate(st, SMOKE, [0], results)
     assert np.allclose(again["fid_mean"], table["fid_mean"])
     assert load_result(SMOKE.apply(st.config_for(1)), results) is not None
+
+
+def test_draw_samples_uses_the_sampler_the_config_names():
+    ancestral, ddim = FEWER_STEPS["ancestral, 100 steps"], FEWER_STEPS["DDIM eta=1, 10 steps"]
+    ancestral, ddim = ancestral.with_param("T", 10), ddim.with_param("T", 10).with_param("ddim_steps", 3)
+    torch.manual_seed(0)
+    model = ancestral.spec.build()
+    ab = ancestral.spec.alpha_bar()
+    got = draw_samples(ddim, model, 4)
+    torch.testing.assert_close(got, ddim_sample(model, ab, "eps", 4, steps=3, eta=1.0, seed=0, progress=False))
+    got = draw_samples(ancestral.with_param("sample_seed", 5), model, 4)
+    torch.testing.assert_close(got, ancestral_sample(model, ab, "eps", 4, variance="beta", seed=5, progress=False))
+    assert not torch.equal(got, draw_samples(ancestral, model, 4))

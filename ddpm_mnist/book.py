@@ -450,11 +450,13 @@ BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [
     *[(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion")],
     ("eps-fixes", ["v-l2"], RULE_SEEDS[1:]),
     ("ema", None, [0]),
+    ("eps-fixes", ["x0-l2"], RULE_SEEDS[1:]),
 ]
 """The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`): one seed each,
-and the rule's further seeds for the fix that beats the report's loss by more than twice the
-baseline's seed spread on its first seed (v-prediction, ``book/beyond-eps.md``), before the EMA
-trajectory, the longest item (a four-times-longer training run), since the conclusion rests on them."""
+and the rule's further seeds for the fixes of the ε losses that beat the report's loss by more
+than twice the baseline's seed spread on their first seed (``book/beyond-eps.md``): v-prediction
+before the EMA trajectory, the longest item (a four-times-longer training run), since the
+conclusion rests on it; x0-prediction, level with it on seed 0, after."""
 
 BEYOND_AFTER = "loss"
 """The study after which the runner computes :data:`BEYOND_RUNS`, before the report's remaining

@@ -12,9 +12,7 @@ and the table cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
-from itertools import groupby
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,38 +20,15 @@ import numpy as np
 import pandas as pd
 
 from . import experiments, plots
-from .profiles import get_profile
-from .config import RunConfig
-from .report import STUDIES, Study, get_study
-
-TUNED_EPOCHS = [50, 1000]
-"""The tuned U-Net (book/tuned.md): the report's final configuration at the epochs of its figure 8
-(50) and of its best FID (1000); at the ``cpu`` profile 3 and 12 (the cap) epochs."""
+from .plan import BEYOND_RUNS, RULE_SEEDS, RULE_STUDIES, rule_batches, close_values, seed_spread, tuned_row
+from .profiles import get_profile, results_dir_for
+from .report import STUDIES, get_study
 
 PARAM_LABELS = {
     "batch_size": "batch size", "epochs": "epochs (report)", "loss": "loss", "model_options.channels": "channels",
     "T": "noising steps T", "schedule": "noising process", "value_range": "normalization range", None: "model",
     "guidance": "guidance scale w", "variance": "sampler variance", "sample_seed": "sampling seed",
 }
-
-
-RULE_SEEDS = [0, 1, 2]
-"""The seeds of the seed rule: every value gets the first; a value whose FID lies within twice the
-baseline's seed spread of a neighbour's (:func:`close_values`) gets all three."""
-
-RULE_STUDIES = ("epochs", "loss", "noising-process", "normalization", "channels", "batch-size", "noising-steps")
-"""The report's studies that the seed rule applies to (the model comparison differs by far more
-than the spread)."""
-
-
-def default_seeds(profile: str) -> list[int]:
-    """A study chapter's seeds: :data:`RULE_SEEDS`, except one seed in the smoke profile."""
-    return [0] if profile == "smoke" else list(RULE_SEEDS)
-
-
-def seed_spread(profile: str, results_dir: str | Path | None = None) -> float:
-    """The baseline U-Net's FID standard deviation over its seeds (NaN until two are stored)."""
-    return float(_tuned_row(profile, results_dir)["fid_std"])
 
 
 def sampling_spread(profile: str, results_dir: str | Path | None = None) -> float:
@@ -63,61 +38,8 @@ def sampling_spread(profile: str, results_dir: str | Path | None = None) -> floa
     from .beyond import BEYOND
 
     prof = get_profile(profile)
-    table = experiments.tabulate(BEYOND["fid-noise"], prof, [0], _results(profile, results_dir))
+    table = experiments.tabulate(BEYOND["fid-noise"], prof, [0], results_dir_for(profile, results_dir))
     return float(table["fid_mean"].std())
-
-
-def close_values(table: pd.DataFrame, spread: float) -> list[str]:
-    """Values of a study table (its order) whose FID is within ``2 * spread`` of a neighbouring
-    value's, or that are the best or runner-up when those two are that close: the cells that one
-    seed does not rank. Values without a result are left out, and so are those whose every sample
-    has non-finite pixels (column ``nonfinite_fraction`` = 1, the ε losses of the report's
-    schedules): they are scored on blank images, whatever the seed. Nothing is close if
-    ``spread`` is NaN."""
-    done = table[table["fid_mean"].notna()]
-    if "nonfinite_fraction" in done:
-        done = done[~(done["nonfinite_fraction"] >= 1)]
-    done = done.reset_index(drop=True)
-    if np.isnan(spread) or len(done) < 2:
-        return []
-    fid, value = done["fid_mean"].to_numpy(), done["value"].tolist()
-    close: set[str] = set()
-    for i in range(len(done) - 1):
-        if abs(fid[i + 1] - fid[i]) < 2 * spread:
-            close.update(value[i:i + 2])
-    first, second = np.argsort(fid)[:2]
-    if fid[second] - fid[first] < 2 * spread:
-        close.update([value[first], value[second]])
-    return [v for v in value if v in close]
-
-
-def extra_seed_runs(profile: str, results_dir: str | Path | None = None,
-                    studies: Sequence[str] = RULE_STUDIES) -> list[tuple[str, list, list[int]]]:
-    """(study, values, seeds) that the seed rule asks for, from the stored first-seed results of
-    ``studies`` (among :data:`RULE_STUDIES`) and the baseline's spread (for
-    ``scripts/run_profile.py``, after a study's first seeds; stored runs among them are skipped there)."""
-    spread = seed_spread(profile, results_dir)
-    out = []
-    for name in (n for n in RULE_STUDIES if n in studies):
-        st = get_study(name)
-        table = experiments.tabulate(st, get_profile(profile), RULE_SEEDS[:1], _results(profile, results_dir))
-        close = set(close_values(table, spread))
-        out += [(name, batch, RULE_SEEDS[1:]) for batch in _rule_batches(st, [v for v in st.values if st.label(v) in close])]
-    return out
-
-
-def _rule_batches(st: Study, values: list) -> list[list]:
-    """The further seeds' values of a rule study, in the batches they are trained in: all at once,
-    except in the epochs study, one at a time from the shortest, so that each of a seed's runs
-    continues its last shorter one (:func:`ddpm_mnist.experiments.shorter_checkpoint`) and lands
-    on its own."""
-    if not values:
-        return []
-    return [[v] for v in values] if st.param == "epochs" else [values]
-
-
-def _results(profile: str, results_dir: str | Path | None) -> Path:
-    return Path(results_dir) if results_dir is not None else get_profile(profile).results_dir
 
 
 def run_study(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None, device: str = "auto",
@@ -133,16 +55,16 @@ def run_study(name: str, profile: str, seeds: Sequence[int], results_dir: str | 
         train_missing = profile != "cpu"
     kw = dict(results_dir=results_dir, device=device, progress=profile != "smoke")
     if not train_missing:
-        return experiments.tabulate(get_study(name), get_profile(profile), seeds, _results(profile, results_dir), values)
+        return experiments.tabulate(get_study(name), get_profile(profile), seeds, results_dir_for(profile, results_dir), values)
     if name not in RULE_STUDIES or len(seeds) < 2:
         return experiments.study(name, profile, seeds=seeds, values=values, **kw)
     experiments.study("models", profile, seeds=RULE_SEEDS, values=["unet"], **kw)  # the spread the rule needs
     first = experiments.study(name, profile, seeds=seeds[:1], values=values, **kw)
     close = close_values(first, seed_spread(profile, results_dir))
     st = get_study(name)
-    for batch in _rule_batches(st, [v for v in st.values if st.label(v) in close]):
+    for batch in rule_batches(st, [v for v in st.values if st.label(v) in close]):
         experiments.study(name, profile, seeds=seeds[1:], values=batch, **kw)
-    return experiments.tabulate(st, get_profile(profile), seeds, _results(profile, results_dir), values)
+    return experiments.tabulate(st, get_profile(profile), seeds, results_dir_for(profile, results_dir), values)
 
 
 def provenance(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None) -> str:
@@ -250,8 +172,8 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
     from .beyond import BEYOND, TUNED
 
     prof = get_profile(profile)
-    results_dir = _results(profile, results_dir)
-    tuned = _tuned_row(profile, results_dir)
+    results_dir = results_dir_for(profile, results_dir)
+    tuned = tuned_row(profile, results_dir)
     rows = []
     for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS):
         st = BEYOND[name]
@@ -278,16 +200,10 @@ def _named_value(st, value: str) -> str:
     return value if any(ch.isalpha() for ch in value) else f"{st.param} = {value}"
 
 
-def _tuned_row(profile: str, results_dir: str | Path | None) -> pd.Series:
-    """The tuned U-Net's row (the baseline over its seeds) of the model comparison."""
-    prof = get_profile(profile)
-    results_dir = _results(profile, results_dir)
-    return experiments.tabulate(get_study("models"), prof, RULE_SEEDS, results_dir, ["unet"]).iloc[0]
-
 
 def tuned_reference(profile: str, results_dir: str | Path | None = None) -> str:
     """One sentence with the tuned U-Net's FID over its seeds (the yardstick of the part "Beyond the report")."""
-    row = _tuned_row(profile, results_dir)
+    row = tuned_row(profile, results_dir)
     if row["n_seeds"] == 0:
         return f"The tuned U-Net has no stored result at the `{profile}` profile yet."
     spread = "" if np.isnan(row["fid_std"]) else f" ± {row['fid_std']:.2f}"
@@ -418,52 +334,6 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
     return values
 
 
-CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
-    ("models", ["unet"], RULE_SEEDS),
-    ("epochs", None, [0]),
-    ("epochs", TUNED_EPOCHS, [1, 2]),
-    ("sampler", None, [0]),
-    ("sampler", None, [1, 2]),
-    ("fid-noise", None, [0]),
-    ("sampler-baseline", None, RULE_SEEDS),
-    ("models", ["dense", "conv"], [0]),
-    ("loss", None, [0]),
-    ("noising-process", None, [0]),
-    ("normalization", None, [0]),
-    ("channels", None, [0]),
-    ("batch-size", None, [0]),
-    ("noising-steps", None, [0]),
-]
-"""(study, values or None for all, seeds) that the chapters show, in the order
-``scripts/run_profile.py`` computes them: the U-Net baseline over three seeds (the yardstick
-of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed), the
-tuned U-Net's other seeds (each continues its seed's shorter runs, see
-:func:`ddpm_mnist.experiments.shorter_checkpoint`; the seed rule usually asks for them
-already), the tuned U-Net under the three sampler variances and eight other sampling seeds,
-the baseline's three seeds under the three variances (all sampling only), the cheap dense and
-convolutional models, then the other studies (with :data:`BEYOND_RUNS` after
-:data:`BEYOND_AFTER`). The runner follows each study of
-:data:`RULE_STUDIES` with the further seeds that the rule asks for, so that chapters complete
-one after the other."""
-
-BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [
-    *[(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion")],
-    ("eps-fixes", ["v-l2"], RULE_SEEDS[1:]),
-    ("ema", None, [0]),
-    ("eps-fixes", ["x0-l2"], RULE_SEEDS[1:]),
-]
-"""The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`): one seed each,
-and the rule's further seeds for the fixes of the ε losses that beat the report's loss by more
-than twice the baseline's seed spread on their first seed (``book/beyond-eps.md``): v-prediction
-before the EMA trajectory, the longest item (a four-times-longer training run), since the
-conclusion rests on it; x0-prediction, level with it on seed 0, after."""
-
-BEYOND_AFTER = "loss"
-"""The study after which the runner computes :data:`BEYOND_RUNS`, before the report's remaining
-studies: the part beyond the report needs only the tuned U-Net (complete by then) and takes
-about four hours on two CPU cores, where the remaining studies with their rule seeds take
-about a day; computing it first finishes that part days sooner and delays the rest by hours."""
-
 
 def fid_text(mean: float, std: float, n: int) -> str:
     """``12.34 ± 1.23 (3 seeds)``, ``12.34 (1 seed)`` or "—"."""
@@ -479,7 +349,7 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
     the gap between them exceeds twice the baseline's seed spread, whether we agree (once two values are run), and the
     Spearman correlation of our FIDs with the report's over the values both have (three or more)."""
     prof = get_profile(profile)
-    results_dir = _results(profile, results_dir)
+    results_dir = results_dir_for(profile, results_dir)
     spread = seed_spread(profile, results_dir)
     rows = []
     for name, st in STUDIES.items():
@@ -512,12 +382,12 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
     differ; else ""), ``spread`` (the baseline's seed std) and ``verdict`` (whether the gap
     exceeds twice the spread). "—" where results are missing."""
     prof = get_profile(profile)
-    results_dir = _results(profile, results_dir)
+    results_dir = results_dir_for(profile, results_dir)
     baseline = prof.apply(STUDIES["models"].config_for("unet")).hash()
     cells = [(f"{st.title.lower()} = {row['value']}", row, prof.apply(st.config_for(value)).hash() == baseline)
              for name, st in STUDIES.items() if name not in ("models", "epochs")
              for value, (_, row) in zip(st.values, experiments.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())]
-    return _best_against_baseline(cells, _tuned_row(profile, results_dir))
+    return _best_against_baseline(cells, tuned_row(profile, results_dir))
 
 
 def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str, str]:
@@ -528,14 +398,14 @@ def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str
     from .beyond import BEYOND, TUNED
 
     prof = get_profile(profile)
-    results_dir = _results(profile, results_dir)
+    results_dir = results_dir_for(profile, results_dir)
     tuned = prof.apply(TUNED)
     cells = [(f"{_named_value(st, row['value'])}, in \u201c{st.title}\u201d", row, False)
              for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
              for st in [BEYOND[name]]
              for value, (_, row) in zip(st.values, experiments.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())
              if row["run"] != tuned.hash() and prof.apply(st.config_for(value)).epochs == tuned.epochs]
-    return _best_against_baseline(cells, _tuned_row(profile, results_dir))
+    return _best_against_baseline(cells, tuned_row(profile, results_dir))
 
 
 def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Series) -> dict[str, str]:
@@ -557,106 +427,3 @@ def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Se
             out["verdict"] = ("more than twice the baseline's seed spread: a real improvement at this budget" if gap > 2 * base["fid_std"]
                               else "less than twice the baseline's seed spread: not a ranking")
     return out
-
-
-def run_order(profile: str, results_dir: str | Path | None = None) -> Iterator[tuple[str, list | None, list[int]]]:
-    """Every (study, values or None for all, seeds) that the chapters show, in the order
-    ``scripts/run_profile.py`` computes them: :data:`CHAPTER_RUNS`, each study of
-    :data:`RULE_STUDIES` followed by the further seeds the rule asks for (:func:`extra_seed_runs`),
-    with :data:`BEYOND_RUNS` after the study :data:`BEYOND_AFTER`. A generator: the rule reads a
-    study's first-seed results when the runner has stored them, i.e. when the next item is asked for."""
-    for entry in CHAPTER_RUNS:
-        yield entry
-        if entry[0] in RULE_STUDIES and entry[2] == RULE_SEEDS[:1]:
-            yield from extra_seed_runs(profile, results_dir, studies=[entry[0]])
-        if entry[0] == BEYOND_AFTER:
-            yield from BEYOND_RUNS
-
-
-def missing(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
-    """The cells the chapters show (:func:`run_order`, with the seeds the rule asks for so far)
-    that have no stored result at ``profile``: study, value, seed and config hash, in the
-    runner's order."""
-    prof = get_profile(profile)
-    results_dir = _results(profile, results_dir)
-    rows, seen = [], set()
-    for name, values, seeds in run_order(profile, results_dir):
-        st = get_study(name)
-        for value, seed, config in experiments.study_configs(st, prof, seeds, values):
-            if config.hash() in seen:
-                continue
-            seen.add(config.hash())
-            try:
-                done = experiments.load_result(config, results_dir) is not None
-            except experiments.CorruptResultError:
-                done = False
-            if not done:
-                rows.append({"study": name, "value": st.label(value), "seed": seed, "hash": config.hash()})
-    return pd.DataFrame(rows, columns=["study", "value", "seed", "hash"])
-
-
-def _trajectory(result: dict) -> str:
-    """Results on one training trajectory (the same run scored at several lengths, or continued) share this key."""
-    config = RunConfig.from_dict(result["config"])
-    return config.with_param("epochs", 1.0).train_hash()
-
-
-def _training_seconds(lengths: list[dict]) -> float:
-    """Training time behind the lengths of one trajectory: dicts of ``steps``, ``wall`` (the
-    run's ``wall_time_s``, which includes a shorter run it continued), ``created`` (when the
-    first result at that length was written) and ``extended_from_step``.
-
-    Training processes are told apart by time: a shorter length whose result was written
-    between the start of a longer one's training and that longer one's result is a snapshot of
-    that training (a milestone, scored just before the end of the run); one written before or
-    after it was trained on its own (counted too), or is the run that the longer one continued
-    (whose time the longer one's includes, and is counted once)."""
-    total, todo = 0.0, sorted(lengths, key=lambda x: x["steps"])
-    while todo:
-        longest = todo.pop()
-        ancestor = next((x for x in lengths if x["steps"] == longest["extended_from_step"]), None)
-        own = longest["wall"] - (ancestor["wall"] if ancestor else 0.0)
-        total += own
-        began = longest["created"] - own
-        todo = [x for x in todo if not began <= x["created"] <= longest["created"]]  # the rest: other processes
-    return total
-
-
-def _compute(results: list[dict]) -> tuple[float, float]:
-    """(training, sampling + scoring) seconds behind ``results``: each training process counted
-    once (:func:`_training_seconds`), each scored config once."""
-    unique = {r["hash"]: r for r in results}.values()
-    lengths: dict[str, dict[int, dict]] = {}
-    for r in unique:
-        created = datetime.strptime(r["created"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
-        at = lengths.setdefault(_trajectory(r), {}).setdefault(
-            r["train"]["steps"], {"steps": r["train"]["steps"], "wall": 0.0, "created": created,
-                                  "extended_from_step": r["train"].get("extended_from_step")})
-        at["wall"] = max(at["wall"], r["train"]["wall_time_s"])  # sampling-only variants share the training
-        at["created"] = min(at["created"], created)
-    sample = sum(r["metrics"]["sample_time_s"] + r["metrics"]["score_time_s"] for r in unique)
-    return sum(_training_seconds(list(by_steps.values())) for by_steps in lengths.values()), sample
-
-
-def compute_time(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
-    """Compute spent per study (training, sampling, scoring), from the stored results it uses
-    (:func:`run_order`, the seed rule's further seeds included), and a last row with the total
-    (a run shared by several studies, such as the baseline, is counted in each study's row but
-    once in the total)."""
-    rows, everything = [], []
-    for (name, seeds), entries in groupby(run_order(profile, results_dir), key=lambda e: (e[0], e[2])):
-        st = get_study(name)
-        batches = [values for _, values, _ in entries]  # the epochs rule's one-value batches make one row
-        values = None if None in batches else list(dict.fromkeys(v for b in batches for v in b))
-        results = [r for rs in experiments.study_results(name, profile, seeds, results_dir, values).values() for r in rs]
-        everything += results
-        train, sample = _compute(results)
-        label = f"{st.section} {st.title}" + (f" ({', '.join(map(str, values))})" if values else "")
-        if seeds != [0]:
-            label += f", seeds {', '.join(map(str, seeds))}"
-        rows.append({"study": label, "runs": len({r['hash'] for r in results}),
-                     "training (min)": round(train / 60, 1), "sampling + scoring (min)": round(sample / 60, 1)})
-    train, sample = _compute(everything)
-    rows.append({"study": "total (each run once)", "runs": len({r['hash'] for r in everything}),
-                 "training (min)": round(train / 60, 1), "sampling + scoring (min)": round(sample / 60, 1)})
-    return pd.DataFrame(rows)

@@ -33,7 +33,7 @@ from .config import RunConfig
 from .data import load_mnist, to_uint8
 from .io import save_npy, write_json
 from .models import count_parameters
-from .profiles import PROFILES, Profile, get_profile
+from .profiles import PROFILES, Profile, get_profile, results_dir_for
 from .report import STUDIES, Study, get_study
 from .sampling import ancestral_sample, class_labels, ddim_sample
 from .training import resolve_device, train
@@ -332,7 +332,7 @@ def study(
     of the study's values."""
     st = get_study(name)
     prof = get_profile(profile)
-    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    results_dir = results_dir_for(prof.name, results_dir)
     runs = plan(st, prof, seeds, values)
     for r in shard_of(runs, shard) if train_missing else []:
         run(r.config, results_dir, device=device, profile=prof.name, fresh=fresh, milestones=r.milestones, progress=progress)
@@ -382,7 +382,7 @@ def study_results(
 ) -> dict[str, list[dict]]:
     """The stored results of a study, by value label (for sample grids and loss curves)."""
     st, prof = get_study(name), get_profile(profile)
-    results_dir = Path(results_dir) if results_dir is not None else prof.results_dir
+    results_dir = results_dir_for(prof.name, results_dir)
     out: dict[str, list[dict]] = {}
     for value in _values(st, values):
         for seed in seeds:

@@ -13,8 +13,8 @@ training-set size, samples scored) and leaves every other hyperparameter as the 
     samples scored with the ``mnist-cnn`` extractor.
 
     Why this budget: the report's studies need about 32 distinct U-Net trainings, which were
-    to fit in about twelve hours; the seed rule's further seeds (``book.RULE_SEEDS``) come on
-    top and about triple that (``book.compute_time`` counts what was spent). At 0.06 the report's 50-epoch
+    to fit in about twelve hours; the seed rule's further seeds (``plan.RULE_SEEDS``) come on
+    top and about triple that (``compute.compute_time`` counts what was spent). At 0.06 the report's 50-epoch
     baseline sees 3 epochs = 180k images (about 23 minutes), and the study total is about
     six million images (about 13 hours with sampling). The epochs study is one run to the cap (12 epochs, 720k images;
     the report's 200 and 1000 epochs both map to the cap and are marked so). 1,000 samples
@@ -44,6 +44,11 @@ def results_root() -> Path:
         return Path(os.environ[ENV_RESULTS])
     repo = Path(__file__).resolve().parents[1]
     return repo / "results" if (repo / "pyproject.toml").exists() else Path("results")
+
+
+def results_dir_for(profile: str, results_dir: str | Path | None = None) -> Path:
+    """``results_dir`` when given, else the profile's folder under :func:`results_root`."""
+    return Path(results_dir) if results_dir is not None else get_profile(profile).results_dir
 
 
 @dataclass(frozen=True)

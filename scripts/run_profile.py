@@ -1,8 +1,8 @@
 """Compute every study of a profile, one run at a time, resumably (for ``nohup``).
 
-Runs are taken in the order of :func:`ddpm_mnist.book.run_order` (central first, each study
+Runs are taken in the order of :func:`ddpm_mnist.plan.run_order` (central first, each study
 of the seed rule followed by the further seeds it asks for, the part beyond the report after
-the study ``book.BEYOND_AFTER``); a finished run is skipped, an interrupted one resumes from its checkpoint. Results land in
+the study ``plan.BEYOND_AFTER``); a finished run is skipped, an interrupted one resumes from its checkpoint. Results land in
 ``results/<profile>/runs/<hash>/``; commit them as they appear. Usage::
 
     nohup python scripts/run_profile.py --profile cpu > results/cpu/runner.log 2>&1 &
@@ -14,7 +14,7 @@ import argparse
 import time
 
 from ddpm_mnist.beyond import BEYOND
-from ddpm_mnist.book import BEYOND_RUNS, CHAPTER_RUNS, run_order
+from ddpm_mnist.plan import BEYOND_RUNS, CHAPTER_RUNS, run_order
 from ddpm_mnist.experiments import load_result, plan, run
 from ddpm_mnist.profiles import get_profile
 from ddpm_mnist.report import STUDIES, get_study

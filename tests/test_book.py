@@ -87,23 +87,23 @@ def test_memorisation_page_shows_neighbours(smoke_html):
 
 
 def test_missing_and_compute_time_follow_the_stored_results(tmp_path):
-    from ddpm_mnist import book, experiments
+    from ddpm_mnist import compute, experiments, plan
 
-    before = book.missing("smoke", tmp_path)
+    before = plan.missing("smoke", tmp_path)
     assert len(before) > 40 and before["hash"].is_unique and list(before.columns) == ["study", "value", "seed", "hash"]
     first = before.iloc[0]
     assert (first["study"], first["value"], first["seed"]) == ("models", "unet", 0)
     experiments.study("models", "smoke", seeds=[0], values=["unet"], results_dir=tmp_path, device="cpu", progress=False)
-    after = book.missing("smoke", tmp_path)
+    after = plan.missing("smoke", tmp_path)
     assert len(after) == len(before) - 1 and first["hash"] not in set(after["hash"])
-    times = book.compute_time("smoke", tmp_path)
+    times = compute.compute_time("smoke", tmp_path)
     assert times.iloc[-1]["study"].startswith("total") and times.iloc[-1]["runs"] == 1 and times.iloc[-1]["training (min)"] >= 0
 
 
 def test_training_seconds_counts_each_training_process_once():
     """Snapshots of one training share its time; a separately trained shorter run adds its own;
     a run that continued another adds only what it trained itself."""
-    from ddpm_mnist import book
+    from ddpm_mnist import compute
 
     def length(steps, wall, created, extended_from_step=None):
         return {"steps": steps, "wall": wall, "created": created, "extended_from_step": extended_from_step}
@@ -111,23 +111,23 @@ def test_training_seconds_counts_each_training_process_once():
     alone = length(700, 100.0, 1_000.0)                  # trained on its own, long before the long run
     snapshot = length(350, 60.0, 5_005.0)                # scored from the long run's milestone checkpoint
     long_run = length(1400, 300.0, 5_010.0)              # from scratch: began at 4,710
-    assert book._training_seconds([long_run]) == 300.0
-    assert book._training_seconds([snapshot, long_run]) == 300.0
-    assert book._training_seconds([alone, snapshot, long_run]) == 400.0
+    assert compute._training_seconds([long_run]) == 300.0
+    assert compute._training_seconds([snapshot, long_run]) == 300.0
+    assert compute._training_seconds([alone, snapshot, long_run]) == 400.0
     continued = length(2800, 500.0, 9_000.0, extended_from_step=1400)  # its wall includes the long run's 300
-    assert book._training_seconds([alone, snapshot, long_run, continued]) == 600.0
+    assert compute._training_seconds([alone, snapshot, long_run, continued]) == 600.0
     later = length(350, 40.0, 9_500.0)                   # the same length as the snapshot, trained on its own afterwards
-    assert book._training_seconds([later, long_run]) == 340.0
-    assert book._training_seconds([]) == 0.0
+    assert compute._training_seconds([later, long_run]) == 340.0
+    assert compute._training_seconds([]) == 0.0
 
 
 def test_epochs_rule_seeds_continue_their_shorter_runs():
-    from ddpm_mnist import book
+    from ddpm_mnist import book, plan
 
     st = book.get_study("epochs")
-    assert book._rule_batches(st, [25, 100, 1000]) == [[25], [100], [1000]]
-    assert book._rule_batches(book.get_study("loss"), ["x-prev-l2", "x-prev-l1"]) == [["x-prev-l2", "x-prev-l1"]]
-    assert book._rule_batches(st, []) == []
+    assert plan.rule_batches(st, [25, 100, 1000]) == [[25], [100], [1000]]
+    assert plan.rule_batches(book.get_study("loss"), ["x-prev-l2", "x-prev-l1"]) == [["x-prev-l2", "x-prev-l1"]]
+    assert plan.rule_batches(st, []) == []
 
 
 def test_papermill_runs_a_chapter_with_parameters(tmp_path):
@@ -149,36 +149,36 @@ def test_close_values_picks_the_cells_one_seed_does_not_rank():
     import numpy as np
     import pandas as pd
 
-    from ddpm_mnist import book
+    from ddpm_mnist import plan
 
     table = pd.DataFrame({"value": ["a", "b", "c", "d", "e"], "fid_mean": [50.0, 10.0, 15.0, np.nan, 100.0]})
-    assert book.close_values(table, spread=3.0) == ["b", "c"]  # |10 - 15| < 6: neighbours and best/runner-up
-    assert book.close_values(table, spread=2.0) == []
-    assert book.close_values(table, spread=21.0) == ["a", "b", "c"]  # 50 vs 10 and 10 vs 15; d has no result, so c's neighbour is e
-    assert book.close_values(table, spread=43.0) == ["a", "b", "c", "e"]  # |15 - 100| < 86
-    assert book.close_values(table, spread=float("nan")) == []
+    assert plan.close_values(table, spread=3.0) == ["b", "c"]  # |10 - 15| < 6: neighbours and best/runner-up
+    assert plan.close_values(table, spread=2.0) == []
+    assert plan.close_values(table, spread=21.0) == ["a", "b", "c"]  # 50 vs 10 and 10 vs 15; d has no result, so c's neighbour is e
+    assert plan.close_values(table, spread=43.0) == ["a", "b", "c", "e"]  # |15 - 100| < 86
+    assert plan.close_values(table, spread=float("nan")) == []
     swapped = pd.DataFrame({"value": ["a", "b", "c"], "fid_mean": [10.0, 40.0, 12.0]})
-    assert book.close_values(swapped, spread=5.0) == ["a", "c"]  # not neighbours, but best and runner-up
+    assert plan.close_values(swapped, spread=5.0) == ["a", "c"]  # not neighbours, but best and runner-up
     undefined = pd.DataFrame({"value": ["x-prev", "eps-l2", "eps-l1"], "fid_mean": [100.0, 200.8, 200.8],
                               "nonfinite_fraction": [0.0, 1.0, 1.0]})
-    assert book.close_values(undefined, spread=5.0) == []  # blank images score alike whatever the seed
-    assert book.close_values(undefined, spread=60.0) == []
+    assert plan.close_values(undefined, spread=5.0) == []  # blank images score alike whatever the seed
+    assert plan.close_values(undefined, spread=60.0) == []
     partly = undefined.assign(nonfinite_fraction=[0.0, 0.5, 1.0])  # a partly undefined row still counts
-    assert book.close_values(partly, spread=60.0) == ["x-prev", "eps-l2"]
+    assert plan.close_values(partly, spread=60.0) == ["x-prev", "eps-l2"]
 
 
 def test_seed_rule_trains_further_seeds_only_where_needed(tmp_path):
-    from ddpm_mnist import book
+    from ddpm_mnist import book, plan
 
     table = book.run_study("normalization", "smoke", [0, 1, 2], tmp_path, "cpu")
-    spread = book.seed_spread("smoke", tmp_path)
+    spread = plan.seed_spread("smoke", tmp_path)
     assert spread == spread  # the baseline's three seeds were trained for it
-    close = book.close_values(table[["value", "fid_mean"]].assign(fid_mean=[f[0] for f in table["fids"]]), spread)
+    close = plan.close_values(table[["value", "fid_mean"]].assign(fid_mean=[f[0] for f in table["fids"]]), spread)
     assert dict(zip(table["value"], table["n_seeds"])) == {v: 3 if v in close else 1 for v in table["value"]}
-    asked = [r for r in book.extra_seed_runs("smoke", tmp_path) if r[0] == "normalization"]
+    asked = [r for r in plan.extra_seed_runs("smoke", tmp_path) if r[0] == "normalization"]
     assert asked == ([("normalization", close, [1, 2])] if close else [])
-    assert book.extra_seed_runs("smoke", tmp_path, studies=["normalization"]) == asked
-    assert "normalization" not in set(book.missing("smoke", tmp_path)["study"])
+    assert plan.extra_seed_runs("smoke", tmp_path, studies=["normalization"]) == asked
+    assert "normalization" not in set(plan.missing("smoke", tmp_path)["study"])
 
 
 def test_glue_study_margin_against_twice_the_spread():

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ddpm_mnist import book, experiments
+from ddpm_mnist import book, experiments, plan
 from ddpm_mnist.config import RunConfig
 from ddpm_mnist.profiles import get_profile
 from ddpm_mnist.report import get_study
@@ -32,21 +32,21 @@ def _run_id(name: str, values: list | None, seeds: list[int]) -> str:
 CHAPTER_RUNS = [
     pytest.param(name, values, seeds, id=_run_id(name, values, seeds),
                  marks=[pytest.mark.xfail(strict=True, reason="cpu results still computing")] if _run_id(name, values, seeds) in PENDING else [])
-    for name, values, seeds in book.CHAPTER_RUNS + book.BEYOND_RUNS
+    for name, values, seeds in plan.CHAPTER_RUNS + plan.BEYOND_RUNS
 ]
 
 
 def test_pending_names_real_chapter_runs():
-    ids = {_run_id(name, values, seeds) for name, values, seeds in book.CHAPTER_RUNS + book.BEYOND_RUNS}
+    ids = {_run_id(name, values, seeds) for name, values, seeds in plan.CHAPTER_RUNS + plan.BEYOND_RUNS}
     assert PENDING <= ids, PENDING - ids
 
 
 @pytest.mark.parametrize(("name", "values", "seeds"), CHAPTER_RUNS)
 def test_chapter_has_every_cpu_result(name, values, seeds):
     """Every value and seed a chapter shows has a stored result at the ``cpu`` profile, and so
-    has every further seed that the seed rule asks for (:func:`ddpm_mnist.book.extra_seed_runs`)."""
+    has every further seed that the seed rule asks for (:func:`ddpm_mnist.plan.extra_seed_runs`)."""
     st = get_study(name)
-    owed = [(values, seeds)] + ([(v, s) for _, v, s in book.extra_seed_runs("cpu", RESULTS, studies=[name])] if seeds == [0] else [])
+    owed = [(values, seeds)] + ([(v, s) for _, v, s in plan.extra_seed_runs("cpu", RESULTS, studies=[name])] if seeds == [0] else [])
     absent = [(st.label(v), s, c.hash()) for vals, sds in owed for v, s, c in experiments.study_configs(st, CPU, sds, vals)
               if experiments.load_result(c, RESULTS) is None]
     assert not absent, f"no cpu result for {absent}; compute them with scripts/run_profile.py --profile cpu"
@@ -73,7 +73,7 @@ def test_stored_result_is_well_formed(path):
 
 
 def test_summary_and_best_configuration_read_the_stored_results():
-    spread = book.seed_spread("cpu", RESULTS)
+    spread = plan.seed_spread("cpu", RESULTS)
     assert np.isfinite(spread) and spread > 0  # the baseline's three seeds are stored
     best = book.best_configuration("cpu", RESULTS)
     assert best["spread"] == f"{spread:.2f}" and best["baseline_fid"].endswith("(3 seeds)")
@@ -85,36 +85,36 @@ def test_summary_and_best_configuration_read_the_stored_results():
 
 
 def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
-    """The runner's order (:func:`ddpm_mnist.book.run_order`): each seed-rule study is followed by
+    """The runner's order (:func:`ddpm_mnist.plan.run_order`): each seed-rule study is followed by
     the seeds it asks for, read only once the study's first seeds are done; the part beyond the
     report comes once, right after the study ``BEYOND_AFTER`` and its seeds."""
     asked_when = []
 
-    def fake_extra(profile, results_dir=None, studies=book.RULE_STUDIES):
+    def fake_extra(profile, results_dir=None, studies=plan.RULE_STUDIES):
         asked_when.append(list(studies))
         return [(s, ["a value"], [1, 2]) for s in studies]
 
-    monkeypatch.setattr(book, "extra_seed_runs", fake_extra)
-    runs = book.run_order("cpu")
-    first_rule = next(e for e in book.CHAPTER_RUNS if e[0] in book.RULE_STUDIES)
-    first = [next(runs) for _ in range(book.CHAPTER_RUNS.index(first_rule) + 1)]
+    monkeypatch.setattr(plan, "extra_seed_runs", fake_extra)
+    runs = plan.run_order("cpu")
+    first_rule = next(e for e in plan.CHAPTER_RUNS if e[0] in plan.RULE_STUDIES)
+    first = [next(runs) for _ in range(plan.CHAPTER_RUNS.index(first_rule) + 1)]
     assert first[-1] == first_rule and asked_when == []  # not read before the study's first seeds are done
     first.append(next(runs))
     assert first[-1] == (first_rule[0], ["a value"], [1, 2]) and asked_when == [[first_rule[0]]]
     order = first + list(runs)
     names = [name for name, _, _ in order]
-    for name in book.RULE_STUDIES:
+    for name in plan.RULE_STUDIES:
         assert names[names.index(name) + 1] == name, f"{name}'s further seeds do not follow its first seeds"
-    after = len(names) - names[::-1].index(book.BEYOND_AFTER)
-    assert order[after:after + len(book.BEYOND_RUNS)] == book.BEYOND_RUNS
-    assert sorted(map(str, order)) == sorted(map(str, book.CHAPTER_RUNS + book.BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in book.RULE_STUDIES]))
+    after = len(names) - names[::-1].index(plan.BEYOND_AFTER)
+    assert order[after:after + len(plan.BEYOND_RUNS)] == plan.BEYOND_RUNS
+    assert sorted(map(str, order)) == sorted(map(str, plan.CHAPTER_RUNS + plan.BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in plan.RULE_STUDIES]))
 
 
 def test_beyond_summary_has_one_row_per_chapter():
     from ddpm_mnist.beyond import BEYOND
 
     table = book.beyond_summary("cpu", RESULTS)
-    names = list(dict.fromkeys(name for name, _, _ in book.BEYOND_RUNS))
+    names = list(dict.fromkeys(name for name, _, _ in plan.BEYOND_RUNS))
     assert table["chapter"].tolist() == [BEYOND[n].title for n in names]
     eps = table.set_index("chapter").loc[BEYOND["eps-fixes"].title]
     n = len(BEYOND["eps-fixes"].values) - 1  # the tuned U-Net's own row is the reference, not a candidate
@@ -145,4 +145,4 @@ def test_sampling_spread_is_the_fid_noise_studys_std():
     fids = experiments.tabulate(BEYOND["fid-noise"], CPU, [0], RESULTS)["fid_mean"]
     assert fids.notna().sum() == len(BEYOND["fid-noise"].values)
     assert book.sampling_spread("cpu", RESULTS) == pytest.approx(float(np.std(fids, ddof=1)))
-    assert 0 < book.sampling_spread("cpu", RESULTS) < book.seed_spread("cpu", RESULTS)
+    assert 0 < book.sampling_spread("cpu", RESULTS) < plan.seed_spread("cpu", RESULTS)

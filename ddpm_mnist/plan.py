@@ -1,0 +1,182 @@
+"""Which runs the book's chapters need, and in what order: the seed rule.
+
+Every value of a study gets seed 0; a value whose FID lies within twice the baseline's seed
+spread of a neighbour's gets seeds 1 and 2 as well (:func:`close_values`). :data:`CHAPTER_RUNS`
+and :data:`BEYOND_RUNS` list what the chapters show; :func:`run_order` is the order in which
+``scripts/run_profile.py`` computes it, and :func:`missing` what is still to compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import experiments
+from .profiles import get_profile, results_dir_for
+from .report import Study, get_study
+
+TUNED_EPOCHS = [50, 1000]
+"""The tuned U-Net (book/tuned.md): the report's final configuration at the epochs of its figure 8
+(50) and of its best FID (1000); at the ``cpu`` profile 3 and 12 (the cap) epochs."""
+
+RULE_SEEDS = [0, 1, 2]
+"""The seeds of the seed rule: every value gets the first; a value whose FID lies within twice the
+baseline's seed spread of a neighbour's (:func:`close_values`) gets all three."""
+
+RULE_STUDIES = ("epochs", "loss", "noising-process", "normalization", "channels", "batch-size", "noising-steps")
+"""The report's studies that the seed rule applies to (the model comparison differs by far more
+than the spread)."""
+
+
+def default_seeds(profile: str) -> list[int]:
+    """A study chapter's seeds: :data:`RULE_SEEDS`, except one seed in the smoke profile."""
+    return [0] if profile == "smoke" else list(RULE_SEEDS)
+
+
+def seed_spread(profile: str, results_dir: str | Path | None = None) -> float:
+    """The baseline U-Net's FID standard deviation over its seeds (NaN until two are stored)."""
+    return float(tuned_row(profile, results_dir)["fid_std"])
+
+
+def tuned_row(profile: str, results_dir: str | Path | None = None) -> pd.Series:
+    """The tuned U-Net's row (the baseline over its seeds) of the model comparison."""
+    prof = get_profile(profile)
+    results_dir = results_dir_for(profile, results_dir)
+    return experiments.tabulate(get_study("models"), prof, RULE_SEEDS, results_dir, ["unet"]).iloc[0]
+
+
+def close_values(table: pd.DataFrame, spread: float) -> list[str]:
+    """Values of a study table (its order) whose FID is within ``2 * spread`` of a neighbouring
+    value's, or that are the best or runner-up when those two are that close: the cells that one
+    seed does not rank. Values without a result are left out, and so are those whose every sample
+    has non-finite pixels (column ``nonfinite_fraction`` = 1, the ε losses of the report's
+    schedules): they are scored on blank images, whatever the seed. Nothing is close if
+    ``spread`` is NaN."""
+    done = table[table["fid_mean"].notna()]
+    if "nonfinite_fraction" in done:
+        done = done[~(done["nonfinite_fraction"] >= 1)]
+    done = done.reset_index(drop=True)
+    if np.isnan(spread) or len(done) < 2:
+        return []
+    fid, value = done["fid_mean"].to_numpy(), done["value"].tolist()
+    close: set[str] = set()
+    for i in range(len(done) - 1):
+        if abs(fid[i + 1] - fid[i]) < 2 * spread:
+            close.update(value[i:i + 2])
+    first, second = np.argsort(fid)[:2]
+    if fid[second] - fid[first] < 2 * spread:
+        close.update([value[first], value[second]])
+    return [v for v in value if v in close]
+
+
+def extra_seed_runs(profile: str, results_dir: str | Path | None = None,
+                    studies: Sequence[str] = RULE_STUDIES) -> list[tuple[str, list, list[int]]]:
+    """(study, values, seeds) that the seed rule asks for, from the stored first-seed results of
+    ``studies`` (among :data:`RULE_STUDIES`) and the baseline's spread (for
+    ``scripts/run_profile.py``, after a study's first seeds; stored runs among them are skipped there)."""
+    spread = seed_spread(profile, results_dir)
+    out = []
+    for name in (n for n in RULE_STUDIES if n in studies):
+        st = get_study(name)
+        table = experiments.tabulate(st, get_profile(profile), RULE_SEEDS[:1], results_dir_for(profile, results_dir))
+        close = set(close_values(table, spread))
+        out += [(name, batch, RULE_SEEDS[1:]) for batch in rule_batches(st, [v for v in st.values if st.label(v) in close])]
+    return out
+
+
+def rule_batches(st: Study, values: list) -> list[list]:
+    """The further seeds' values of a rule study, in the batches they are trained in: all at once,
+    except in the epochs study, one at a time from the shortest, so that each of a seed's runs
+    continues its last shorter one (:func:`ddpm_mnist.experiments.shorter_checkpoint`) and lands
+    on its own."""
+    if not values:
+        return []
+    return [[v] for v in values] if st.param == "epochs" else [values]
+
+
+
+CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
+    ("models", ["unet"], RULE_SEEDS),
+    ("epochs", None, [0]),
+    ("epochs", TUNED_EPOCHS, [1, 2]),
+    ("sampler", None, [0]),
+    ("sampler", None, [1, 2]),
+    ("fid-noise", None, [0]),
+    ("sampler-baseline", None, RULE_SEEDS),
+    ("models", ["dense", "conv"], [0]),
+    ("loss", None, [0]),
+    ("noising-process", None, [0]),
+    ("normalization", None, [0]),
+    ("channels", None, [0]),
+    ("batch-size", None, [0]),
+    ("noising-steps", None, [0]),
+]
+"""(study, values or None for all, seeds) that the chapters show, in the order
+``scripts/run_profile.py`` computes them: the U-Net baseline over three seeds (the yardstick
+of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed), the
+tuned U-Net's other seeds (each continues its seed's shorter runs, see
+:func:`ddpm_mnist.experiments.shorter_checkpoint`; the seed rule usually asks for them
+already), the tuned U-Net under the three sampler variances and eight other sampling seeds,
+the baseline's three seeds under the three variances (all sampling only), the cheap dense and
+convolutional models, then the other studies (with :data:`BEYOND_RUNS` after
+:data:`BEYOND_AFTER`). The runner follows each study of
+:data:`RULE_STUDIES` with the further seeds that the rule asks for, so that chapters complete
+one after the other."""
+
+BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [
+    *[(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion")],
+    ("eps-fixes", ["v-l2"], RULE_SEEDS[1:]),
+    ("ema", None, [0]),
+    ("eps-fixes", ["x0-l2"], RULE_SEEDS[1:]),
+]
+"""The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`): one seed each,
+and the rule's further seeds for the fixes of the ε losses that beat the report's loss by more
+than twice the baseline's seed spread on their first seed (``book/beyond-eps.md``): v-prediction
+before the EMA trajectory, the longest item (a four-times-longer training run), since the
+conclusion rests on it; x0-prediction, level with it on seed 0, after."""
+
+BEYOND_AFTER = "loss"
+"""The study after which the runner computes :data:`BEYOND_RUNS`, before the report's remaining
+studies: the part beyond the report needs only the tuned U-Net (complete by then) and takes
+about four hours on two CPU cores, where the remaining studies with their rule seeds take
+about a day; computing it first finishes that part days sooner and delays the rest by hours."""
+
+
+def run_order(profile: str, results_dir: str | Path | None = None) -> Iterator[tuple[str, list | None, list[int]]]:
+    """Every (study, values or None for all, seeds) that the chapters show, in the order
+    ``scripts/run_profile.py`` computes them: :data:`CHAPTER_RUNS`, each study of
+    :data:`RULE_STUDIES` followed by the further seeds the rule asks for (:func:`extra_seed_runs`),
+    with :data:`BEYOND_RUNS` after the study :data:`BEYOND_AFTER`. A generator: the rule reads a
+    study's first-seed results when the runner has stored them, i.e. when the next item is asked for."""
+    for entry in CHAPTER_RUNS:
+        yield entry
+        if entry[0] in RULE_STUDIES and entry[2] == RULE_SEEDS[:1]:
+            yield from extra_seed_runs(profile, results_dir, studies=[entry[0]])
+        if entry[0] == BEYOND_AFTER:
+            yield from BEYOND_RUNS
+
+
+def missing(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
+    """The cells the chapters show (:func:`run_order`, with the seeds the rule asks for so far)
+    that have no stored result at ``profile``: study, value, seed and config hash, in the
+    runner's order."""
+    prof = get_profile(profile)
+    results_dir = results_dir_for(profile, results_dir)
+    rows, seen = [], set()
+    for name, values, seeds in run_order(profile, results_dir):
+        st = get_study(name)
+        for value, seed, config in experiments.study_configs(st, prof, seeds, values):
+            if config.hash() in seen:
+                continue
+            seen.add(config.hash())
+            try:
+                done = experiments.load_result(config, results_dir) is not None
+            except experiments.CorruptResultError:
+                done = False
+            if not done:
+                rows.append({"study": name, "value": st.label(value), "seed": seed, "hash": config.hash()})
+    return pd.DataFrame(rows, columns=["study", "value", "seed", "hash"])
+

@@ -270,13 +270,19 @@ def _paired_text(worse: pd.Series, better: pd.Series) -> str:
             + (": the order reverses" if gap < 0 else ""))
 
 
-def ranked_runs(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a study table (``tabulate``) that have a result, best FID first, one per run:
-    values that share a run (the epochs a profile caps) are one candidate, labelled "200 = 1000"
-    (column ``values``: the labels it stands for), so that a run is never its own runner-up."""
+def merge_shared_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """A study table (``tabulate``) with one row per run, in its order: values that share a run
+    (the epochs a profile caps) become one row labelled "200 = 1000" (column ``values``: the
+    labels it stands for)."""
     run = table["run"] if "run" in table else table["value"]
     values = run.map(table.groupby(run, sort=False)["value"].agg(list))
-    table = table.assign(values=values, value=values.map(" = ".join))[~run.duplicated()]
+    return table.assign(values=values, value=values.map(" = ".join))[~run.duplicated()]
+
+
+def ranked_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a study table (``tabulate``) that have a result, best FID first, one per run
+    (:func:`merge_shared_runs`), so that a run is never its own runner-up."""
+    table = merge_shared_runs(table)
     return table[table["fid_mean"].notna()].sort_values("fid_mean", kind="stable")
 
 

@@ -217,6 +217,8 @@ def test_values_sharing_a_run_are_one_candidate():
                           "report_best": [True, False, False, False], "seeds": [[0]] * 4, "fids": [[90.0], [60.0], [30.0], [30.0]],
                           "report_fid": [13.0, 15.0, None, 12.0]})
     assert book.ranked_runs(table)["value"].tolist() == ["200 = 1000", "100", "50"]
+    merged = book.merge_shared_runs(table.assign(fid_mean=[90.0, float("nan"), 30.0, 30.0]))  # table order, rows without results kept
+    assert merged["value"].tolist() == ["50", "100", "200 = 1000"] and merged["values"].iloc[-1] == ["200", "1000"]
     out = book.glue_study(table, "epochs", "t", spread=5.0)
     assert out["t_best"] == "200 = 1000" and out["t_margin"].startswith("30.00, more than twice")
     assert out["t_agree"] == "does not agree"

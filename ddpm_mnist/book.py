@@ -178,7 +178,7 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
     for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS):
         st = BEYOND[name]
         t = experiments.tabulate(st, prof, RULE_SEEDS, results_dir)
-        t = t[t["run"] != prof.apply(TUNED).hash()]  # the chapter's reference row is the last column
+        t = merge_shared_runs(t[t["run"] != prof.apply(TUNED).hash()])  # the reference row is the last column; capped lengths are one run
         done = t[t["fid_mean"].notna()]
         best = done.loc[done["fid_mean"].idxmin()] if len(done) else None
         rows.append({

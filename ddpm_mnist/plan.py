@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import experiments
+from .beyond import BEYOND
 from .profiles import get_profile, results_dir_for
 from .report import Study, get_study
 
@@ -126,17 +127,22 @@ convolutional models, then the other studies (with :data:`BEYOND_RUNS` after
 :data:`RULE_STUDIES` with the further seeds that the rule asks for, so that chapters complete
 one after the other."""
 
+EMA_LENGTHS = list(BEYOND["ema"].values)
+
 BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [
     *[(name, None, [0]) for name in ("eps-fixes", "fewer-steps", "guidance", "fashion")],
     ("eps-fixes", ["v-l2"], RULE_SEEDS[1:]),
-    ("ema", None, [0]),
+    *[("ema", [length], [0]) for length in EMA_LENGTHS],
     ("eps-fixes", ["x0-l2"], RULE_SEEDS[1:]),
 ]
 """The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`): one seed each,
 and the rule's further seeds for the fixes of the ε losses that beat the report's loss by more
 than twice the baseline's seed spread on their first seed (``book/beyond-eps.md``): v-prediction
 before the EMA trajectory, the longest item (a four-times-longer training run), since the
-conclusion rests on it; x0-prediction, level with it on seed 0, after."""
+conclusion rests on it; x0-prediction, level with it on seed 0, after. The EMA trajectory is
+computed one length at a time from the shortest, each continuing the last
+(:func:`ddpm_mnist.experiments.shorter_checkpoint`), so that each length lands as soon as it
+is trained: a two-hour process that ends with the session would otherwise leave nothing."""
 
 BEYOND_AFTER = "loss"
 """The study after which the runner computes :data:`BEYOND_RUNS`, before the report's remaining

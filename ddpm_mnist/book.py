@@ -168,7 +168,8 @@ def training_and_digits(name: str, profile: str, seeds: Sequence[int], results_d
 def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
     """One row per study of the part "Beyond the report", from stored results: its best
     configuration other than the tuned U-Net itself, and its FID (mean over the seeds stored,
-    column ``seeds``), beside the tuned U-Net's (mean over its seeds)."""
+    column ``seeds``), beside the tuned U-Net's (mean over its seeds; for a training length, the
+    tuned U-Net trained as long, on the same seeds)."""
     from .beyond import BEYOND, TUNED
 
     prof = get_profile(profile)
@@ -181,14 +182,18 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
         t = merge_shared_runs(t[t["run"] != prof.apply(TUNED).hash()])  # the reference row is the last column; capped lengths are one run
         done = t[t["fid_mean"].notna()]
         best = done.loc[done["fid_mean"].idxmin()] if len(done) else None
+        reference, note = tuned["fid_mean"], "fashion-cnn features: not comparable" if name == "fashion" else ""
+        if st.param == "epochs" and best is not None:  # a training length: against the tuned U-Net trained as long, same seeds
+            lengths = merge_shared_runs(experiments.tabulate(get_study("epochs"), prof, list(best["seeds"]), results_dir)).set_index("value")
+            reference, note = lengths.loc[best["value"], "fid_mean"], "tuned U-Net FID at the same length and seeds (the epochs study)"
         rows.append({
             "chapter": st.title,
             "runs stored": f"{len(done)} of {len(t)}",
             "best configuration": "—" if best is None else _named_value(st, best["value"]),
             "its FID": np.nan if best is None else best["fid_mean"],
             "seeds": 0 if best is None else int(best["n_seeds"]),
-            "tuned U-Net FID": tuned["fid_mean"],
-            "note": "fashion-cnn features: not comparable" if name == "fashion" else "",
+            "tuned U-Net FID": reference,
+            "note": note,
         })
     return pd.DataFrame(rows)
 

@@ -119,6 +119,10 @@ def test_beyond_summary_has_one_row_per_chapter():
     eps = table.set_index("chapter").loc[BEYOND["eps-fixes"].title]
     n = len(BEYOND["eps-fixes"].values) - 1  # the tuned U-Net's own row is the reference, not a candidate
     assert eps["runs stored"] == f"{n} of {n}" and eps["seeds"] >= 1 and eps["best configuration"] != "x-prev-l2 (tuned)"
+    ema = table.set_index("chapter").loc[BEYOND["ema"].title]
+    if ema["seeds"]:  # a training length, beside the last weights of the same length and seeds (seed 0 is stored)
+        last = book.merge_shared_runs(experiments.tabulate(get_study("epochs"), CPU, [0], RESULTS)).set_index("value")["fid_mean"]
+        assert ema["seeds"] == 1 and ema["tuned U-Net FID"] == last[ema["best configuration"].removesuffix(" epochs")]
 
 
 def test_best_beyond_is_the_lowest_mnist_fid_of_the_part_beyond_the_report():

@@ -25,11 +25,6 @@ from ddpm_mnist.experiments import draw_samples
 from ddpm_mnist.training import resolve_device
 
 
-def evaluations(config) -> int:
-    """Network evaluations per sample: T for the ancestral sampler, the DDIM step count."""
-    return config.ddim_steps if config.sampler == "ddim" else config.T
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="samples per timing (one batch)")
@@ -56,7 +51,7 @@ def main() -> None:
     print(f"{'sampler':<24} {'evals':>5} {'time (s)':>9} {'samples/s':>10} {'image-steps/s':>14}")
     for name, config in configs.items():
         dt = statistics.median(times[name])
-        k = evaluations(config)
+        k = config.evaluations
         print(f"{name:<24} {k:>5} {dt:>9.2f} {args.n / dt:>10.1f} {args.n * k / dt:>14.0f}")
 
 

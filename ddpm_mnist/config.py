@@ -65,6 +65,11 @@ class RunConfig:
         """The seed of the sampler's noise: ``sample_seed``, else the run's ``seed``."""
         return self.seed if self.sample_seed is None else self.sample_seed
 
+    @property
+    def evaluations(self) -> int:
+        """Network evaluations per sample: DDIM's step count (all T by default), else T."""
+        return (self.ddim_steps or self.T) if self.sampler == "ddim" else self.T
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "epochs", float(self.epochs))  # 50 and 50.0 must hash alike
         self.spec  # validates model, schedule, loss and range names

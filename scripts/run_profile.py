@@ -6,6 +6,11 @@ the study ``plan.BEYOND_AFTER``); a finished run is skipped, an interrupted one 
 ``results/<profile>/runs/<hash>/``; commit them as they appear. Usage::
 
     nohup python scripts/run_profile.py --profile cpu > results/cpu/runner.log 2>&1 &
+
+On a two-core CPU, two runners of one thread each on disjoint ``--studies`` (``OMP_NUM_THREADS=1``,
+logs ``runner-a.log`` and ``runner-b.log``) train about 12% more images per second in all than
+one runner of two threads (83 + 83 against 148 images/s for the baseline U-Net's compiled
+step); a study's rule seeds stay in the lane of its first seeds.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ STORED = sorted((RESULTS / "runs").glob("*/result.json"))
 
 PENDING = {
     "noising-process", "normalization", "channels", "batch-size", "noising-steps",
-    "eps-fixes-x0-l2-seeds-1-2",
 }
 """Chapter runs (ids as below) whose ``cpu`` results are still being computed by
 ``scripts/run_profile.py``. Each is an expected failure, strictly: once its results are all

@@ -31,7 +31,7 @@ from . import __version__, classifier, metrics
 from . import checkpoint as ckpt
 from .config import RunConfig
 from .data import load_mnist, to_uint8
-from .io import save_npy, write_json
+from .io import exclusive, save_npy, write_json
 from .models import count_parameters
 from .profiles import PROFILES, Profile, get_profile, results_dir_for
 from .report import STUDIES, Study, get_study
@@ -165,6 +165,7 @@ def run(
     milestones: Iterable[float] = (),
     compile: bool | None = None,
     progress: bool = True,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """Train, sample and score ``config`` unless its result is already in ``results_dir``.
 
@@ -173,22 +174,41 @@ def run(
     its own: the learning rate is constant and the data order depends only on the seed).
     ``compile``: ``torch.compile`` the network (default: on CUDA only; on the 2-core AVX2 CPU
     this project is developed on it gives no speed-up, see ``benchmarks/train_throughput.py``).
+    ``wait``: while another process trains the same network (the lock beside its checkpoint),
+    wait for it (then reuse what it stored), or with False raise :class:`~ddpm_mnist.io.LockedError`.
     Returns the result of ``config`` (a dict, with ``samples``)."""
     milestones = sorted(set(milestones) - {config.epochs})
     targets = [config.with_param("epochs", e) for e in milestones] + [config]
-    if not fresh:
-        done = {}
-        for c in targets:
-            try:
-                done[c.hash()] = load_result(c, results_dir)
-            except CorruptResultError as exc:
-                warnings.warn(f"{exc}; recomputing it", stacklevel=2)
-                done[c.hash()] = None
-        if all(done.values()):
-            return done[config.hash()]
-    else:
-        done = {c.hash(): None for c in targets}
+    done = {c.hash(): None for c in targets} if fresh else _stored(targets, results_dir)
+    if all(done.values()):
+        return done[config.hash()]
+    ck = checkpoint_path(config, results_dir)
+    with exclusive(ck.with_suffix(".lock"), wait=wait):
+        if not fresh:  # another process may have finished it while we waited
+            done = _stored(targets, results_dir)
+            if all(done.values()):
+                return done[config.hash()]
+        return _train_and_score(config, results_dir, targets, milestones, done, device=device, profile=profile,
+                                fresh=fresh, compile=compile, progress=progress)
 
+
+def _stored(targets: list[RunConfig], results_dir: str | Path) -> dict[str, dict[str, Any] | None]:
+    """The stored result of each config (None where missing or corrupt, with a warning), by hash."""
+    done = {}
+    for c in targets:
+        try:
+            done[c.hash()] = load_result(c, results_dir)
+        except CorruptResultError as exc:
+            warnings.warn(f"{exc}; recomputing it", stacklevel=3)
+            done[c.hash()] = None
+    return done
+
+
+def _train_and_score(config: RunConfig, results_dir: str | Path, targets: list[RunConfig], milestones: list[float],
+                     done: dict[str, Any], *, device: str, profile: str | None, fresh: bool, compile: bool | None,
+                     progress: bool) -> dict[str, Any]:
+    """The body of :func:`run`, under the checkpoint's lock: train (or resume), then sample and
+    score every target not in ``done``."""
     dev = resolve_device(device)
     ck = checkpoint_path(config, results_dir)
     if fresh:

@@ -1,7 +1,9 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename over it.
+"""Safe files: atomic writes, and a lock for work that only one process may do at a time.
 
-A reader never sees a half-written result or checkpoint, and an interrupted write leaves
-the previous version intact.
+An atomic write goes to a temporary file beside the target, then is renamed over it: a reader
+never sees a half-written result or checkpoint, and an interrupted write leaves the previous
+version intact. :func:`exclusive` keeps two processes (two runner lanes, say) from training
+the same checkpoint at once.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +60,33 @@ def save_npy(path: str | os.PathLike, array) -> Path:
             np.save(f, array)
 
     return atomic_write(path, write)
+
+
+class LockedError(RuntimeError):
+    """Another process holds the lock asked for (see :func:`exclusive`)."""
+
+
+@contextmanager
+def exclusive(path: str | os.PathLike, *, wait: bool = True) -> Iterator[Path]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing) for the ``with`` block.
+
+    The operating system releases it when the holder exits, however it exits, so a killed
+    process leaves no stale lock. ``wait=False``: raise :class:`LockedError` at once if another
+    holder has it, instead of waiting. Where ``fcntl`` is missing (Windows) nothing is locked."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield path
+        return
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise LockedError(f"{path} is locked by another process (a runner computing the same training run?); "
+                              "wait for it to finish, or run something else meanwhile") from None
+        try:
+            yield path
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

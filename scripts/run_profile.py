@@ -10,7 +10,10 @@ the study ``plan.BEYOND_AFTER``); a finished run is skipped, an interrupted one 
 On a two-core CPU, two runners of one thread each on disjoint ``--studies`` (``OMP_NUM_THREADS=1``,
 logs ``runner-a.log`` and ``runner-b.log``) train about 12% more images per second in all than
 one runner of two threads (83 + 83 against 148 images/s for the baseline U-Net's compiled
-step); a study's rule seeds stay in the lane of its first seeds.
+step); a study's rule seeds stay in the lane of its first seeds. Lanes may also overlap: a run
+that another runner is training (it holds the lock beside the checkpoint) is put off to the end
+of this runner's list rather than trained twice, so a runner started late with the studies of a
+busier lane takes that lane's runs from where it is.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import time
 
 from ddpm_mnist.beyond import BEYOND
 from ddpm_mnist.plan import BEYOND_RUNS, CHAPTER_RUNS, run_order
-from ddpm_mnist.experiments import load_result, plan, run
-from ddpm_mnist.profiles import get_profile
+from ddpm_mnist.experiments import PlannedRun, load_result, plan, run
+from ddpm_mnist.io import LockedError
+from ddpm_mnist.profiles import Profile, get_profile
 from ddpm_mnist.report import STUDIES, get_study
 
 
@@ -34,18 +38,33 @@ def main() -> None:
     prof = get_profile(args.profile)
     planned = {name for name, _, _ in CHAPTER_RUNS + BEYOND_RUNS}
     assert planned == set(STUDIES) | set(BEYOND), "CHAPTER_RUNS and BEYOND_RUNS must cover every study"
+    put_off = []
     for name, values, seeds in run_order(prof.name):
         if name not in args.studies:
             continue
         for r in plan(get_study(name), prof, seeds, values):
-            targets = [r.config.with_param("epochs", e) for e in r.milestones] + [r.config]
-            if all(load_result(c, prof.results_dir) for c in targets):
-                continue
-            t0 = time.time()
-            print(f"{time.strftime('%H:%M:%S')} {name}: run {r.config.hash()} (seed {r.config.seed}, {r.config.epochs:g} epochs) ...", flush=True)
-            result = run(r.config, prof.results_dir, device=args.device, profile=prof.name, milestones=r.milestones, progress=False)
-            print(f"{time.strftime('%H:%M:%S')} {name}: {r.config.hash()} FID {result['metrics']['fid']:.2f} "
-                  f"in {(time.time() - t0) / 60:.1f} min", flush=True)
+            if not compute(name, r, prof, args.device, wait=False):
+                put_off.append((name, r))
+    for name, r in put_off:  # another runner had them: wait for it, then score what is still missing
+        compute(name, r, prof, args.device, wait=True)
+
+
+def compute(name: str, r: PlannedRun, prof: Profile, device: str, wait: bool) -> bool:
+    """Run ``r`` (a planned run of study ``name``) unless all its results are stored; False
+    when another process holds its checkpoint and ``wait`` is False."""
+    targets = [r.config.with_param("epochs", e) for e in r.milestones] + [r.config]
+    if all(load_result(c, prof.results_dir) for c in targets):
+        return True
+    t0 = time.time()
+    print(f"{time.strftime('%H:%M:%S')} {name}: run {r.config.hash()} (seed {r.config.seed}, {r.config.epochs:g} epochs) ...", flush=True)
+    try:
+        result = run(r.config, prof.results_dir, device=device, profile=prof.name, milestones=r.milestones, progress=False, wait=wait)
+    except LockedError:
+        print(f"{time.strftime('%H:%M:%S')} {name}: {r.config.hash()} is being trained by another runner; put off", flush=True)
+        return False
+    print(f"{time.strftime('%H:%M:%S')} {name}: {r.config.hash()} FID {result['metrics']['fid']:.2f} "
+          f"in {(time.time() - t0) / 60:.1f} min", flush=True)
+    return True
 
 
 if __name__ == "__main__":

@@ -24,3 +24,26 @@ def mnist512():
     from ddpm_mnist.data import load_mnist
 
     return load_mnist(train=True, value_range="[-1,1]", subset=512, seed=0)
+
+
+@pytest.fixture()
+def lock_holder():
+    """``hold(path)``: another process takes :func:`ddpm_mnist.io.exclusive` on ``path`` and keeps
+    it until the returned process is killed (every one is killed at the end of the test)."""
+    import subprocess
+    import sys
+
+    procs = []
+
+    def hold(path):
+        code = ("import sys, time\nfrom ddpm_mnist.io import exclusive\n"
+                "with exclusive(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)\n")
+        p = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+        procs.append(p)
+        assert p.stdout.readline().strip() == "held"
+        return p
+
+    yield hold
+    for p in procs:
+        p.kill()
+        p.wait()

@@ -167,3 +167,18 @@ def test_draw_samples_uses_the_sampler_the_config_names():
     got = draw_samples(ancestral.with_param("sample_seed", 5), model, 4)
     torch.testing.assert_close(got, ancestral_sample(model, ab, "eps", 4, variance="beta", seed=5, progress=False))
     assert not torch.equal(got, draw_samples(ancestral, model, 4))
+
+
+def test_run_does_not_train_a_network_another_process_is_training(results, lock_holder):
+    from ddpm_mnist.io import LockedError
+
+    config = SMOKE.apply(UNET).with_param("n_samples", 8)
+    holder = lock_holder(checkpoint_path(config, results).with_suffix(".lock"))
+    with pytest.raises(LockedError):
+        run(config, results, device="cpu", progress=False, wait=False)
+    assert not checkpoint_path(config, results).exists() and load_result(config, results) is None
+    holder.kill()
+    holder.wait()
+    first = run(config, results, device="cpu", progress=False, wait=False)
+    lock_holder(checkpoint_path(config, results).with_suffix(".lock"))
+    assert run(config, results, device="cpu", progress=False, wait=False)["created"] == first["created"]  # stored: no lock needed

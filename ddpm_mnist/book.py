@@ -81,7 +81,20 @@ def provenance(name: str, profile: str, seeds: Sequence[int], results_dir: str |
                      for f, n, d, ref in scoring)
     found = sorted({x["seed"] for x in results})
     return (f"Profile `{prof.name}` ({prof.description}); seeds {', '.join(map(str, found))} (the seeds column counts those of each row); "
-            f"trained on {', '.join(devices)}; FID in {fids}; code {', '.join(versions)}.")
+            f"trained on {', '.join(devices)} ({precision_text(results)}); FID in {fids}; code {', '.join(versions)}.")
+
+
+def precision_text(results: Sequence[dict]) -> str:
+    """How many of ``results`` trained in float32, under bfloat16 autocast, or a mix, e.g.
+    "float32: 3 runs, bfloat16 autocast: 1 run"; runs stored before the precision was
+    recorded count as "precision not recorded"."""
+    names = {"float32": "float32", "bfloat16": "bfloat16 autocast", "unrecorded": "precision not recorded"}
+    counts: dict[str, int] = {}
+    for x in results:
+        steps = x["train"].get("precision_steps") or {"unrecorded": 1}
+        key = " + ".join(names.get(k, k) for k in sorted(steps, key=lambda k: (list(names).index(k) if k in names else len(names), k)))
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(f"{k}: {n} run{'s' if n > 1 else ''}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -245,6 +245,7 @@ def _train_and_score(config: RunConfig, results_dir: str | Path, targets: list[R
             "loss_curve": _loss_curve(losses),
             "train_images": len(images),
             "extended_from_step": state.get("extended_from_step"),  # continued a shorter run; wall_time_s includes it
+            "precision_steps": state.get("precision_steps"),  # steps trained in float32 / under bfloat16 autocast
         }
         scored, samples = _sample_and_score(c, model, dev, progress)
         out = _write_result(c, results_dir, profile=profile, device=dev, train_info=train_info, scored=scored, samples=samples,

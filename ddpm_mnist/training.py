@@ -174,6 +174,7 @@ def train(
     gen = torch.Generator(device=device).manual_seed(seed)
     losses: list[float] = []
     step, time_before = 0, 0.0
+    precision_before: dict[str, int] = {}  # optimisation steps trained at each precision before this call
     settings = {"epochs": epochs, "batch_size": bs, "lr": lr, "weight_decay": weight_decay, "grad_clip": grad_clip,
                 "ema_decay": ema_decay, "seed": seed, "n_images": n}
     if spec.num_classes:
@@ -202,9 +203,11 @@ def train(
         losses = list(state["losses"])
         step, time_before = state["step"], state["train_time_s"]
         extended_from = state["step"] if source == extend else state.get("extended_from_step")
+        precision_before = state.get("precision_steps") or ({"unrecorded": step} if step else {})
     resumed_from = step
 
     dtype = autocast_dtype(device) if amp is None else (torch.bfloat16 if amp else None)
+    precision = str(dtype or torch.float32).removeprefix("torch.")
     images = images.to(device)
     labels = labels.to(device) if spec.num_classes else None
     train_step = make_train_step(spec, model, opt, autocast=dtype, compile=compile, grad_clip=grad_clip, p_uncond=p_uncond)
@@ -216,6 +219,7 @@ def train(
             generator=gen.get_state(), losses=losses, train_time_s=time_before + time.perf_counter() - start,
             ema_state_dict=ema.module.state_dict() if ema else None,
             ema_n_averaged=ema.n_averaged.clone() if ema else None, extended_from_step=extended_from,
+            precision_steps={**precision_before, precision: precision_before.get(precision, 0) + step - resumed_from},
         )
 
     start = time.perf_counter()

@@ -269,3 +269,15 @@ def test_named_value_says_what_a_bare_number_is():
     assert book._named_value(BEYOND["guidance"], "1") == "guidance = 1"
     assert book._named_value(BEYOND["ema"], "200") == "200 epochs"
     assert book._named_value(BEYOND["eps-fixes"], "v-l2") == "v-l2"
+
+
+def test_precision_text_counts_runs_by_how_they_trained():
+    from ddpm_mnist import book
+
+    def result(steps):
+        return {"train": {"precision_steps": steps} if steps is not None else {}}
+
+    runs = [result({"float32": 703}), result(None), result({"bfloat16": 703}), result({"float32": 703}),
+            result({"float32": 200, "bfloat16": 503})]
+    assert book.precision_text(runs) == ("float32: 2 runs, precision not recorded: 1 run, bfloat16 autocast: 1 run, "
+                                         "float32 + bfloat16 autocast: 1 run")

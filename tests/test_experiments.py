@@ -93,6 +93,7 @@ def test_run_caches_resumes_and_detects_corruption(results):
     assert first["samples"].shape == (16, 28, 28) and first["samples"].dtype == np.uint8
     assert first["metrics"]["n_samples"] == 16 and first["metrics"]["features"] == "mnist-cnn"
     assert first["profile"] == "smoke" and first["train"]["images_seen"] > 0 and first["code_version"]
+    assert sum(first["train"]["precision_steps"].values()) == first["train"]["steps"]
     t0 = time.perf_counter()
     again = run(config, results, device="cpu", progress=False)
     assert time.perf_counter() - t0 < 1.0 and again["created"] == first["created"]

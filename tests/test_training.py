@@ -34,6 +34,20 @@ def test_resume_equals_uninterrupted(tmp_path, mnist512):
     assert _same_weights(resumed.model, full.model) and _same_weights(resumed.ema_model, full.ema_model)
 
 
+def test_checkpoint_counts_the_steps_of_each_precision(tmp_path, mnist512):
+    data = mnist512[:128]
+    kw = dict(epochs=2, batch_size=32, seed=1, progress=False, checkpoint_path=tmp_path / "ck.pt")
+    train(TINY, data, amp=False, stop_after=3, **kw)
+    assert ckpt.read(tmp_path / "ck.pt")["precision_steps"] == {"float32": 3}
+    train(TINY, data, amp=True, stop_after=5, **kw)  # resumed on a machine that trains under bf16 autocast
+    assert ckpt.read(tmp_path / "ck.pt")["precision_steps"] == {"float32": 3, "bfloat16": 2}
+    state = ckpt.read(tmp_path / "ck.pt")
+    del state["precision_steps"]  # a checkpoint written before the count existed
+    torch.save(state, tmp_path / "ck.pt")
+    train(TINY, data, amp=False, **kw)
+    assert ckpt.read(tmp_path / "ck.pt")["precision_steps"] == {"unrecorded": 5, "float32": 3}
+
+
 def test_extend_shorter_run_equals_longer_run(tmp_path, mnist512):
     data = mnist512[:128]
     kw = dict(batch_size=32, seed=3, progress=False)

@@ -7,8 +7,10 @@ training-set size, samples scored) and leaves every other hyperparameter as the 
     CI, nbval and tests: 128 training images, a step or two of training, 8 samples scored.
     Numbers are meaningless; every code path is real.
 ``cpu``
-    The published book, computed on a 2-core AVX2 CPU (about 130 training images/s for the
-    baseline U-Net in fp32, see ``benchmarks/train_throughput.py``). All 60,000
+    The published book, computed on 2-core CPUs: most runs on an AVX2 machine in fp32 (about
+    130 training images/s for the baseline U-Net, see ``benchmarks/train_throughput.py``), the
+    later ones on an AVX-512 BF16 machine under bf16 autocast (about twice as fast per core;
+    each result records its precision). All 60,000
     training images, the report's epochs scaled by 0.06 and capped at 12 epochs, and 1,000
     samples scored with the ``mnist-cnn`` extractor.
 

@@ -54,8 +54,9 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """The autocast dtype that speeds up training on ``device``, or None for plain fp32.
 
     CUDA: bfloat16. CPU: bfloat16 only where oneDNN has native bf16 kernels (AVX-512 BF16 /
-    AMX); on AVX2-only CPUs, such as the 2-core machine this project is developed on, bf16
-    convolutions are emulated and run about 10x slower than fp32 (``benchmarks/train_throughput.py``).
+    AMX), where it trains the baseline U-Net about twice as fast as fp32; on AVX2-only CPUs, such
+    as the machine most ``cpu`` results were trained on, bf16 convolutions are emulated and run
+    about 10x slower than fp32 (``benchmarks/train_throughput.py``).
     """
     if device.type == "cuda":
         return torch.bfloat16

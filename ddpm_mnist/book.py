@@ -89,10 +89,11 @@ def precision_text(results: Sequence[dict]) -> str:
     "float32: 3 runs, bfloat16 autocast: 1 run"; runs stored before the precision was
     recorded count as "precision not recorded"."""
     names = {"float32": "float32", "bfloat16": "bfloat16 autocast", "unrecorded": "precision not recorded"}
+    order = list(names)
     counts: dict[str, int] = {}
     for x in results:
         steps = x["train"].get("precision_steps") or {"unrecorded": 1}
-        key = " + ".join(names.get(k, k) for k in sorted(steps, key=lambda k: (list(names).index(k) if k in names else len(names), k)))
+        key = " + ".join(names.get(k, k) for k in sorted(steps, key=lambda k: (k not in order, order.index(k) if k in order else k)))
         counts[key] = counts.get(key, 0) + 1
     return ", ".join(f"{k}: {n} run{'s' if n > 1 else ''}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 

@@ -188,7 +188,7 @@ def run(
             done = _stored(targets, results_dir)
             if all(done.values()):
                 return done[config.hash()]
-        return _train_and_score(config, results_dir, targets, milestones, done, device=device, profile=profile,
+        return _train_and_score(config, results_dir, ck, targets, milestones, done, device=device, profile=profile,
                                 fresh=fresh, compile=compile, progress=progress)
 
 
@@ -204,13 +204,12 @@ def _stored(targets: list[RunConfig], results_dir: str | Path) -> dict[str, dict
     return done
 
 
-def _train_and_score(config: RunConfig, results_dir: str | Path, targets: list[RunConfig], milestones: list[float],
+def _train_and_score(config: RunConfig, results_dir: str | Path, ck: Path, targets: list[RunConfig], milestones: list[float],
                      done: dict[str, Any], *, device: str, profile: str | None, fresh: bool, compile: bool | None,
                      progress: bool) -> dict[str, Any]:
-    """The body of :func:`run`, under the checkpoint's lock: train (or resume), then sample and
-    score every target not in ``done``."""
+    """The body of :func:`run`, under the lock of checkpoint ``ck``: train (or resume), then sample
+    and score every target not in ``done``."""
     dev = resolve_device(device)
-    ck = checkpoint_path(config, results_dir)
     if fresh:
         ck.unlink(missing_ok=True)
     needed = [c.epochs for c in targets if not done.get(c.hash())]

@@ -325,8 +325,9 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
     ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
     report's choice), ``<prefix>_agree`` ("agrees" / "does not agree") and ``<prefix>_margin``
     (the gap from our best to the runner-up, against twice ``spread``, the baseline's seed std;
-    when the two have different seeds, also the gap on the seeds they share, :func:`paired_gap`)
-    and ``<prefix>_order`` (:func:`order_text`). Returns them too. ``sampling``: the rows are one
+    when the two have different seeds, also the gap on the seeds they share, :func:`paired_gap`),
+    ``<prefix>_order`` (:func:`order_text`), ``<prefix>_ahead`` and ``<prefix>_behind``
+    (:func:`versus_choice`). Returns them too. ``sampling``: the rows are one
     network sampled in different ways, and ``spread`` is :func:`sampling_spread`, so the margin
     is read against the FID's sampling noise instead."""
     st = get_study(name)
@@ -339,6 +340,7 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
         f"{prefix}_report_choice_fid": f"{choice['fid_mean'].iloc[0]:.2f}" if len(choice) and choice["fid_mean"].notna().all() else "—",
     }
     values[f"{prefix}_order"] = order_text(table)
+    values.update(versus_choice(table, name, prefix, spread))
     agree = len(ranked) and st.label(st.report_choice) in ranked["values"].iloc[0]
     values[f"{prefix}_agree"] = "agrees" if agree else "does not agree"
     if len(ranked) < 2 or np.isnan(spread):
@@ -347,8 +349,8 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
         best, runner_up = ranked.iloc[0], ranked.iloc[1]
         gap = runner_up["fid_mean"] - best["fid_mean"]
         what = "the FID's sampling spread for one network" if sampling else "the baseline's seed spread"
-        values[f"{prefix}_margin"] = (f"{gap:.2f}, more than twice {what} ({spread:.2f}): a ranking" if gap > 2 * spread
-                                      else f"{gap:.2f}, less than twice {what} ({spread:.2f}): "
+        values[f"{prefix}_margin"] = (f"{gap:.2f}, more than {twice(spread, what)}: a ranking" if gap > 2 * spread
+                                      else f"{gap:.2f}, less than {twice(spread, what)}: "
                                       + ("within the FID's own noise, a tie" if sampling
                                          else "not a ranking, even over the rule's three seeds"
                                          if min(len(best["seeds"]), len(runner_up["seeds"])) >= len(RULE_SEEDS)
@@ -358,6 +360,32 @@ def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = floa
         glue_text(key, value)
     return values
 
+
+
+def versus_choice(table: pd.DataFrame, name: str, prefix: str, spread: float) -> dict[str, str]:
+    """``<prefix>_ahead`` and ``<prefix>_behind``: the values of a study table (``tabulate``)
+    whose mean FID is lower, or higher, than ours at the report's choice by more than twice
+    ``spread`` (the std the chapter reads gaps against), as "64 (46.78), 32 (55.71)" best first, or "none";
+    "—" for both while the report's choice or the spread is unmeasured."""
+    st = get_study(name)
+    choice = table[table["report_best"] & table["fid_mean"].notna()]
+    if not len(choice) or np.isnan(spread):
+        return {f"{prefix}_ahead": "—", f"{prefix}_behind": "—"}
+    ref = choice["fid_mean"].iloc[0]
+    others = ranked_runs(table)
+    others = others[[st.label(st.report_choice) not in v for v in others["values"]]]
+
+    def listed(rows: pd.DataFrame) -> str:
+        return ", ".join(f"{v} ({f:.2f})" for v, f in zip(rows["value"], rows["fid_mean"])) or "none"
+
+    return {f"{prefix}_ahead": listed(others[others["fid_mean"] < ref - 2 * spread]),
+            f"{prefix}_behind": listed(others[others["fid_mean"] > ref + 2 * spread])}
+
+
+def twice(spread: float, what: str = "the baseline's seed spread") -> str:
+    """"twice the baseline's seed spread (2 × 23.52 = 47.04)": the yardstick gaps are read against."""
+    shown = round(spread, 2)  # so that the product reads right
+    return f"twice {what} (2 × {shown:.2f} = {2 * shown:.2f})"
 
 
 def fid_text(mean: float, std: float, n: int) -> str:

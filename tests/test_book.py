@@ -188,10 +188,15 @@ def test_glue_study_margin_against_twice_the_spread():
 
     table = pd.DataFrame({"value": ["32", "256", "512"], "fid_mean": [30.0, 20.0, 70.0], "report_best": [False, True, False],
                           "seeds": [[0], [0], [0]], "fids": [[30.0], [20.0], [70.0]]})
-    assert book.glue_study(table, "batch-size", "t", spread=4.0)["t_margin"] == "10.00, more than twice the baseline's seed spread (4.00): a ranking"
+    assert book.glue_study(table, "batch-size", "t", spread=4.0)["t_margin"] == "10.00, more than twice the baseline's seed spread (2 × 4.00 = 8.00): a ranking"
     assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"].startswith("10.00, less than twice")
     out = book.glue_study(table, "batch-size", "t")
     assert out["t_margin"].startswith("not measured") and out["t_best"] == "256" and out["t_agree"] == "agrees"
+    assert out["t_ahead"] == out["t_behind"] == "—"
+    # against the report's choice (256, FID 20): more than twice the spread away, or not
+    assert book.versus_choice(table, "batch-size", "t", 4.0) == {"t_ahead": "none", "t_behind": "32 (30.00), 512 (70.00)"}
+    assert book.versus_choice(table, "batch-size", "t", 6.0) == {"t_ahead": "none", "t_behind": "512 (70.00)"}
+    assert book.versus_choice(table.assign(fid_mean=[10.0, 20.0, 70.0]), "batch-size", "t", 4.0)["t_ahead"] == "32 (10.00)"
     # the runner-up has three seeds, the best one: the gap on the shared seed is stated, and here reversed
     table.loc[0, "fid_mean"], table.at[0, "seeds"], table.at[0, "fids"] = 30.0, [0, 1, 2], [10.0, 40.0, 40.0]
     assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"].endswith(
@@ -199,12 +204,12 @@ def test_glue_study_margin_against_twice_the_spread():
     table.at[1, "seeds"], table.at[1, "fids"] = [0, 1, 2], [20.0, 22.0, 18.0]  # both with the rule's three seeds
     table.loc[1, "fid_mean"], table.loc[0, "fid_mean"] = 20.0, 25.0
     assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"] == (
-        "5.00, less than twice the baseline's seed spread (6.00): not a ranking, even over the rule's three seeds")
+        "5.00, less than twice the baseline's seed spread (2 × 6.00 = 12.00): not a ranking, even over the rule's three seeds")
     # rows that sample one network differently are read against the FID's sampling noise
     assert book.glue_study(table, "batch-size", "t", spread=1.0, sampling=True)["t_margin"] == (
-        "5.00, more than twice the FID's sampling spread for one network (1.00): a ranking")
+        "5.00, more than twice the FID's sampling spread for one network (2 × 1.00 = 2.00): a ranking")
     assert book.glue_study(table, "batch-size", "t", spread=3.0, sampling=True)["t_margin"] == (
-        "5.00, less than twice the FID's sampling spread for one network (3.00): within the FID's own noise, a tie")
+        "5.00, less than twice the FID's sampling spread for one network (2 × 3.00 = 6.00): within the FID's own noise, a tie")
 
 
 def test_values_sharing_a_run_are_one_candidate():

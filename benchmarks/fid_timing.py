@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from ddpm_mnist import metrics
+from ddpm_mnist.eval import metrics
 from ddpm_mnist.data import load_mnist_uint8
 
 

@@ -20,9 +20,9 @@ import time
 
 import torch
 
-from ddpm_mnist.beyond import FEWER_STEPS
-from ddpm_mnist.experiments import draw_samples
-from ddpm_mnist.training import resolve_device
+from ddpm_mnist.studies.beyond import FEWER_STEPS
+from ddpm_mnist.studies.runner import draw_samples
+from ddpm_mnist.train.device import resolve_device
 
 
 def main() -> None:

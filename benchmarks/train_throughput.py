@@ -2,9 +2,9 @@
 
 Prints images/s (median step, the variants interleaved) and GFLOP/s of one optimisation step for
   * the naive loop: eager fp32, the textbook ``zero_grad / backward / step``;
-  * each variant of the project's step (:func:`ddpm_mnist.training.make_train_step`):
+  * each variant of the project's step (:func:`ddpm_mnist.train.training.make_train_step`):
     channels-last, bf16 autocast, torch.compile, and the combination the project uses
-    on this device (:func:`ddpm_mnist.training.autocast_dtype`);
+    on this device (:func:`ddpm_mnist.train.device.autocast_dtype`);
 and each one's ratio to the naive loop. Usage: ``python benchmarks/train_throughput.py [--steps N] [--device D]``.
 """
 
@@ -16,9 +16,10 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ddpm_mnist.checkpoint import DenoiserSpec
-from ddpm_mnist.losses import get_loss, training_pair
-from ddpm_mnist.training import autocast_dtype, make_train_step, resolve_device
+from ddpm_mnist.core.spec import DenoiserSpec
+from ddpm_mnist.core.losses import get_loss, training_pair
+from ddpm_mnist.train.device import autocast_dtype, resolve_device
+from ddpm_mnist.train.training import make_train_step
 
 SPEC = DenoiserSpec("unet", {"channels": (32, 64, 128), "n_convs": 10}, T=15, schedule="linear-noise", loss="x-prev-l2")
 

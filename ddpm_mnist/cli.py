@@ -14,7 +14,7 @@ import numpy as np
 
 
 def _add_denoiser_flags(p: argparse.ArgumentParser) -> None:
-    from . import data, losses, models, schedules
+    from .core import losses, models, ranges, schedules
 
     g = p.add_argument_group("denoiser")
     g.add_argument("--model", default="unet", choices=list(models.MODELS))
@@ -24,7 +24,7 @@ def _add_denoiser_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--T", type=int, default=15, help="number of noising steps")
     g.add_argument("--schedule", default="linear-noise", choices=list(schedules.SCHEDULES))
     g.add_argument("--loss", default="x-prev-l2", choices=list(losses.LOSSES))
-    g.add_argument("--range", dest="value_range", default="[-1,1]", choices=list(data.RANGES), help="normalization range")
+    g.add_argument("--range", dest="value_range", default="[-1,1]", choices=list(ranges.RANGES), help="normalization range")
 
 
 def _model_options(args: argparse.Namespace) -> dict:
@@ -41,9 +41,9 @@ def _model_options(args: argparse.Namespace) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .checkpoint import DenoiserSpec
+    from .core.spec import DenoiserSpec
     from .data import load_mnist
-    from .training import train
+    from .train.training import train
 
     spec = DenoiserSpec(args.model, _model_options(args), args.T, args.schedule, args.loss, args.value_range)
     spec.build()  # fail early on bad options
@@ -62,24 +62,21 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from .checkpoint import load_denoiser
-    from .data import to_uint8
+    from .book.plots import save_grid
+    from .core.ranges import to_uint8
+    from .core.sampling import SAMPLERS, class_labels, sample
     from .io import save_npy
-    from .plots import save_grid
-    from .sampling import ancestral_sample, class_labels, ddim_sample
-    from .training import resolve_device
+    from .train.checkpoint import load_denoiser
+    from .train.device import resolve_device
 
     device = resolve_device(args.device)
     model, spec = load_denoiser(args.checkpoint, ema=not args.no_ema, device=device)
     if args.guidance and not spec.num_classes:
         raise SystemExit(f"--guidance needs a class-conditional checkpoint; {args.checkpoint} is unconditional")
     labels = class_labels(args.n, spec.num_classes) if spec.num_classes else None  # rows of 10 per class
-    common = dict(seed=args.seed, device=device, batch_size=args.batch_size, progress=not args.quiet, labels=labels,
-                  guidance=args.guidance)
-    if args.sampler == "ddim":
-        x = ddim_sample(model, spec.alpha_bar(), spec.target, args.n, steps=args.steps, eta=args.eta, **common)
-    else:
-        x = ancestral_sample(model, spec.alpha_bar(), spec.target, args.n, variance=args.variance, **common)
+    options = {o: getattr(args, o) for o in SAMPLERS[args.sampler].options}  # each option is a flag of the same name
+    x = sample(args.sampler, model, spec.alpha_bar(), spec.target, args.n, options=options, seed=args.seed, device=device,
+               batch_size=args.batch_size, progress=not args.quiet, labels=labels, guidance=args.guidance)
     images = to_uint8(x, spec.value_range)[:, 0]
     out = Path(args.out)
     if out.suffix == ".npy":
@@ -92,7 +89,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_fid(args: argparse.Namespace) -> None:
-    from .metrics import fid
+    from .eval.metrics import fid
 
     samples = np.load(args.file)
     value = fid(samples, reference=args.reference, features=args.features, n=args.n, value_range=args.value_range, dataset=args.dataset)
@@ -101,7 +98,7 @@ def cmd_fid(args: argparse.Namespace) -> None:
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> None:
-    from .classifier import train_classifier
+    from .eval.classifier import train_classifier
 
     meta = train_classifier(epochs=args.epochs, seed=args.seed, out=args.out, progress=not args.quiet, dataset=args.dataset)
     print(json.dumps(meta, indent=1))
@@ -120,7 +117,7 @@ def _shard(text: str) -> tuple[int, int]:
 def cmd_study(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from .experiments import study
+    from .studies.runner import study
 
     table = study(args.name, args.profile, seeds=args.seeds, results_dir=args.results_dir, device=args.device,
                   fresh=args.fresh, shard=args.shard, progress=not args.quiet)
@@ -129,6 +126,10 @@ def cmd_study(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .core.sampling import SAMPLERS, VARIANCES
+    from .studies.profiles import PROFILES
+    from .studies.registry import ALL_STUDIES
+
     parser = argparse.ArgumentParser(prog="ddpm-mnist", description="Denoising diffusion models on MNIST.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -153,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("-n", type=int, default=100)
     p.add_argument("--out", required=True, help=".npy (uint8 array (N, 28, 28)) or .png (grid)")
-    p.add_argument("--sampler", choices=["ancestral", "ddim"], default="ancestral")
-    p.add_argument("--variance", choices=["report", "beta", "beta-tilde"], default="report", help="ancestral sampler: sigma_t^2 = beta_{t-1} (the report), beta_t (Ho et al.) or the posterior variance")
+    p.add_argument("--sampler", choices=list(SAMPLERS), default="ancestral",
+                   help="; ".join(f"{name}: {s.description}" for name, s in SAMPLERS.items()))
+    p.add_argument("--variance", choices=list(VARIANCES), default="report", help="ancestral sampler: sigma_t^2 = beta_{t-1} (the report), beta_t (Ho et al.) or the posterior variance")
     p.add_argument("--steps", type=int, default=None, help="DDIM: number of steps")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM: eta")
     p.add_argument("--guidance", type=float, default=0.0, help="class-conditional checkpoints: classifier-free guidance scale w")
@@ -181,12 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="weights file (default: the package's shipped weights)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train_classifier)
-    from .profiles import PROFILES
-    from .beyond import BEYOND
-    from .report import STUDIES
 
     p = sub.add_parser("study", help="run (or load) one of the report's studies (or one beyond it) and print its table")
-    p.add_argument("name", choices=[*STUDIES, *BEYOND])
+    p.add_argument("name", choices=list(ALL_STUDIES))
     p.add_argument("--profile", default="smoke", choices=list(PROFILES))
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--device", default="auto")

@@ -1,8 +1,8 @@
-"""MNIST (and Fashion-MNIST) loading and the report's normalization ranges.
+"""MNIST (and Fashion-MNIST) loading.
 
 Images come back as float tensors of shape ``(N, 1, 28, 28)`` in one of the three
-ranges the report compares (its section 4.3.7): ``"[0,255]"``, ``"[0,1]"`` or ``"[-1,1]"``.
-:func:`to_uint8` is the inverse, clamping to the range first.
+ranges the report compares (its section 4.3.7, :mod:`ddpm_mnist.core.ranges`): ``"[0,255]"``,
+``"[0,1]"`` or ``"[-1,1]"``.
 
 The data root is chosen in this order: the ``root`` argument, the environment variable
 ``DDPM_MNIST_DATA``, then a per-user cache directory where torchvision may download.
@@ -20,12 +20,7 @@ from pathlib import Path
 
 import torch
 
-RANGES: dict[str, tuple[float, float]] = {
-    "[0,255]": (0.0, 255.0),
-    "[0,1]": (0.0, 1.0),
-    "[-1,1]": (-1.0, 1.0),
-}
-"""Normalization ranges by name: (low, high) of the pixel values."""
+from .core.ranges import check_range, normalize
 
 ENV_DATA = "DDPM_MNIST_DATA"
 ENV_FASHION_DATA = "DDPM_FASHION_MNIST_DATA"
@@ -46,31 +41,6 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "ddpm_mnist"
-
-
-def check_range(name: str) -> tuple[float, float]:
-    """Return ``(low, high)`` of a normalization range, or raise listing the valid names."""
-    try:
-        return RANGES[name]
-    except KeyError:
-        raise ValueError(f"unknown normalization range {name!r}; valid ranges: {', '.join(RANGES)}") from None
-
-
-def normalize(images_uint8: torch.Tensor, value_range: str) -> torch.Tensor:
-    """Map uint8 pixels ``[0, 255]`` to float32 in ``value_range`` (same shape)."""
-    low, high = check_range(value_range)
-    return images_uint8.float() / 255.0 * (high - low) + low
-
-
-def to_uint8(images: torch.Tensor, value_range: str) -> torch.Tensor:
-    """Inverse of :func:`normalize`: float images in ``value_range`` to uint8 ``[0, 255]``.
-
-    Values outside the range are clamped; non-finite values (a diverged sampler) become 0.
-    """
-    low, high = check_range(value_range)
-    x = torch.nan_to_num(images.detach().float().cpu(), nan=low, posinf=high, neginf=low)
-    x = (x.clamp(low, high) - low) / (high - low) * 255.0
-    return x.round().to(torch.uint8)
 
 
 def check_dataset(name: str) -> str:

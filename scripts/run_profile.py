@@ -1,6 +1,6 @@
 """Compute every study of a profile, one run at a time, resumably (for ``nohup``).
 
-Runs are taken in the order of :func:`ddpm_mnist.plan.run_order` (central first, each study
+Runs are taken in the order of :func:`ddpm_mnist.studies.plan.run_order` (central first, each study
 of the seed rule followed by the further seeds it asks for, the part beyond the report after
 the study ``plan.BEYOND_AFTER``); a finished run is skipped, an interrupted one resumes from its checkpoint. Results land in
 ``results/<profile>/runs/<hash>/``; commit them as they appear. Usage::
@@ -21,12 +21,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from ddpm_mnist.beyond import BEYOND
-from ddpm_mnist.plan import BEYOND_RUNS, CHAPTER_RUNS, run_order
-from ddpm_mnist.experiments import PlannedRun, load_result, plan, run
+from ddpm_mnist.studies.beyond import BEYOND
+from ddpm_mnist.studies.plan import BEYOND_RUNS, CHAPTER_RUNS, run_order
+from ddpm_mnist.studies.runner import PlannedRun, load_result, plan, run
 from ddpm_mnist.io import LockedError
-from ddpm_mnist.profiles import Profile, get_profile
-from ddpm_mnist.report import STUDIES, get_study
+from ddpm_mnist.studies.profiles import Profile, get_profile
+from ddpm_mnist.studies.report import STUDIES
+from ddpm_mnist.studies.registry import get_study
 
 
 def main() -> None:

@@ -3,15 +3,17 @@
 import pytest
 import torch
 
-from ddpm_mnist import beyond, sampling
-from ddpm_mnist.checkpoint import DenoiserSpec
-from ddpm_mnist.config import RunConfig
+from ddpm_mnist.studies import beyond
+from ddpm_mnist.core import sampling
+from ddpm_mnist.core.spec import DenoiserSpec
+from ddpm_mnist.studies.config import RunConfig
 from ddpm_mnist.data import DEBIAN_FASHION, ENV_FASHION_DATA, load_mnist_uint8
-from ddpm_mnist.memorisation import nearest_neighbours
-from ddpm_mnist.models import build_model
-from ddpm_mnist.profiles import get_profile
-from ddpm_mnist.report import STUDIES, get_study
-from ddpm_mnist.training import train
+from ddpm_mnist.eval.memorisation import nearest_neighbours
+from ddpm_mnist.core.models import build_model
+from ddpm_mnist.studies.profiles import get_profile
+from ddpm_mnist.studies.report import STUDIES
+from ddpm_mnist.studies.registry import get_study
+from ddpm_mnist.train.training import train
 
 COND = DenoiserSpec("unet", {"channels": (8, 16), "n_convs": 3, "num_classes": 10}, T=5, loss="epsilon-l2", schedule="linear-beta")
 

@@ -87,13 +87,13 @@ def test_memorisation_page_shows_neighbours(smoke_html):
 
 
 def test_missing_and_compute_time_follow_the_stored_results(tmp_path):
-    from ddpm_mnist import compute, experiments, plan
+    from ddpm_mnist.studies import compute, plan, runner
 
     before = plan.missing("smoke", tmp_path)
     assert len(before) > 40 and before["hash"].is_unique and list(before.columns) == ["study", "value", "seed", "hash"]
     first = before.iloc[0]
     assert (first["study"], first["value"], first["seed"]) == ("models", "unet", 0)
-    experiments.study("models", "smoke", seeds=[0], values=["unet"], results_dir=tmp_path, device="cpu", progress=False)
+    runner.study("models", "smoke", seeds=[0], values=["unet"], results_dir=tmp_path, device="cpu", progress=False)
     after = plan.missing("smoke", tmp_path)
     assert len(after) == len(before) - 1 and first["hash"] not in set(after["hash"])
     times = compute.compute_time("smoke", tmp_path)
@@ -103,7 +103,7 @@ def test_missing_and_compute_time_follow_the_stored_results(tmp_path):
 def test_training_seconds_counts_each_training_process_once():
     """Snapshots of one training share its time; a separately trained shorter run adds its own;
     a run that continued another adds only what it trained itself."""
-    from ddpm_mnist import compute
+    from ddpm_mnist.studies import compute
 
     def length(steps, wall, created, extended_from_step=None):
         return {"steps": steps, "wall": wall, "created": created, "extended_from_step": extended_from_step}
@@ -122,11 +122,12 @@ def test_training_seconds_counts_each_training_process_once():
 
 
 def test_epochs_rule_seeds_continue_their_shorter_runs():
-    from ddpm_mnist import book, plan
+    from ddpm_mnist.studies import plan
+    from ddpm_mnist.studies.registry import get_study
 
-    st = book.get_study("epochs")
+    st = get_study("epochs")
     assert plan.rule_batches(st, [25, 100, 1000]) == [[25], [100], [1000]]
-    assert plan.rule_batches(book.get_study("loss"), ["x-prev-l2", "x-prev-l1"]) == [["x-prev-l2", "x-prev-l1"]]
+    assert plan.rule_batches(get_study("loss"), ["x-prev-l2", "x-prev-l1"]) == [["x-prev-l2", "x-prev-l1"]]
     assert plan.rule_batches(st, []) == []
 
 
@@ -149,7 +150,7 @@ def test_close_values_picks_the_cells_one_seed_does_not_rank():
     import numpy as np
     import pandas as pd
 
-    from ddpm_mnist import plan
+    from ddpm_mnist.studies import plan
 
     table = pd.DataFrame({"value": ["a", "b", "c", "d", "e"], "fid_mean": [50.0, 10.0, 15.0, np.nan, 100.0]})
     assert plan.close_values(table, spread=3.0) == ["b", "c"]  # |10 - 15| < 6: neighbours and best/runner-up
@@ -168,7 +169,8 @@ def test_close_values_picks_the_cells_one_seed_does_not_rank():
 
 
 def test_seed_rule_trains_further_seeds_only_where_needed(tmp_path):
-    from ddpm_mnist import book, plan
+    from ddpm_mnist import book
+    from ddpm_mnist.studies import plan
 
     table = book.run_study("normalization", "smoke", [0, 1, 2], tmp_path, "cpu")
     spread = plan.seed_spread("smoke", tmp_path)
@@ -181,16 +183,16 @@ def test_seed_rule_trains_further_seeds_only_where_needed(tmp_path):
     assert "normalization" not in set(plan.missing("smoke", tmp_path)["study"])
 
 
-def test_glue_study_margin_against_twice_the_spread():
+def test_study_values_margin_against_twice_the_spread():
     import pandas as pd
 
     from ddpm_mnist import book
 
     table = pd.DataFrame({"value": ["32", "256", "512"], "fid_mean": [30.0, 20.0, 70.0], "report_best": [False, True, False],
                           "seeds": [[0], [0], [0]], "fids": [[30.0], [20.0], [70.0]]})
-    assert book.glue_study(table, "batch-size", "t", spread=4.0)["t_margin"] == "10.00, more than twice the baseline's seed spread (2 × 4.00 = 8.00): a ranking"
-    assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"].startswith("10.00, less than twice")
-    out = book.glue_study(table, "batch-size", "t")
+    assert book.study_values(table, "batch-size", "t", spread=4.0)["t_margin"] == "10.00, more than twice the baseline's seed spread (2 × 4.00 = 8.00): a ranking"
+    assert book.study_values(table, "batch-size", "t", spread=6.0)["t_margin"].startswith("10.00, less than twice")
+    out = book.study_values(table, "batch-size", "t")
     assert out["t_margin"].startswith("not measured") and out["t_best"] == "256" and out["t_agree"] == "agrees"
     assert out["t_ahead"] == out["t_behind"] == "—"
     # against the report's choice (256, FID 20): more than twice the spread away, or not
@@ -199,16 +201,16 @@ def test_glue_study_margin_against_twice_the_spread():
     assert book.versus_choice(table.assign(fid_mean=[10.0, 20.0, 70.0]), "batch-size", "t", 4.0)["t_ahead"] == "32 (10.00)"
     # the runner-up has three seeds, the best one: the gap on the shared seed is stated, and here reversed
     table.loc[0, "fid_mean"], table.at[0, "seeds"], table.at[0, "fids"] = 30.0, [0, 1, 2], [10.0, 40.0, 40.0]
-    assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"].endswith(
+    assert book.study_values(table, "batch-size", "t", spread=6.0)["t_margin"].endswith(
         "one seed does not settle it. On the seed both have (0) the gap is -10.00: the order reverses")
     table.at[1, "seeds"], table.at[1, "fids"] = [0, 1, 2], [20.0, 22.0, 18.0]  # both with the rule's three seeds
     table.loc[1, "fid_mean"], table.loc[0, "fid_mean"] = 20.0, 25.0
-    assert book.glue_study(table, "batch-size", "t", spread=6.0)["t_margin"] == (
+    assert book.study_values(table, "batch-size", "t", spread=6.0)["t_margin"] == (
         "5.00, less than twice the baseline's seed spread (2 × 6.00 = 12.00): not a ranking, even over the rule's three seeds")
     # rows that sample one network differently are read against the FID's sampling noise
-    assert book.glue_study(table, "batch-size", "t", spread=1.0, sampling=True)["t_margin"] == (
+    assert book.study_values(table, "batch-size", "t", spread=1.0, sampling=True)["t_margin"] == (
         "5.00, more than twice the FID's sampling spread for one network (2 × 1.00 = 2.00): a ranking")
-    assert book.glue_study(table, "batch-size", "t", spread=3.0, sampling=True)["t_margin"] == (
+    assert book.study_values(table, "batch-size", "t", spread=3.0, sampling=True)["t_margin"] == (
         "5.00, less than twice the FID's sampling spread for one network (2 × 3.00 = 6.00): within the FID's own noise, a tie")
 
 
@@ -224,7 +226,7 @@ def test_values_sharing_a_run_are_one_candidate():
     assert book.ranked_runs(table)["value"].tolist() == ["200 = 1000", "100", "50"]
     merged = book.merge_shared_runs(table.assign(fid_mean=[90.0, float("nan"), 30.0, 30.0]))  # table order, rows without results kept
     assert merged["value"].tolist() == ["50", "100", "200 = 1000"] and merged["values"].iloc[-1] == ["200", "1000"]
-    out = book.glue_study(table, "epochs", "t", spread=5.0)
+    out = book.study_values(table, "epochs", "t", spread=5.0)
     assert out["t_best"] == "200 = 1000" and out["t_margin"].startswith("30.00, more than twice")
     assert out["t_agree"] == "does not agree"
     # the report's order is over the values it has numbers for
@@ -268,12 +270,12 @@ def test_display_table_shows_the_counts_a_study_changes():
 
 
 def test_named_value_says_what_a_bare_number_is():
-    from ddpm_mnist import book
-    from ddpm_mnist.beyond import BEYOND
+    from ddpm_mnist.book import analysis
+    from ddpm_mnist.studies.beyond import BEYOND
 
-    assert book._named_value(BEYOND["guidance"], "1") == "guidance = 1"
-    assert book._named_value(BEYOND["ema"], "200") == "200 epochs"
-    assert book._named_value(BEYOND["eps-fixes"], "v-l2") == "v-l2"
+    assert analysis._named_value(BEYOND["guidance"], "1") == "guidance = 1"
+    assert analysis._named_value(BEYOND["ema"], "200") == "200 epochs"
+    assert analysis._named_value(BEYOND["eps-fixes"], "v-l2") == "v-l2"
 
 
 def test_precision_text_counts_runs_by_how_they_trained():
@@ -286,3 +288,10 @@ def test_precision_text_counts_runs_by_how_they_trained():
             result({"float32": 200, "bfloat16": 503})]
     assert book.precision_text(runs) == ("float32: 2 runs, precision not recorded: 1 run, bfloat16 autocast: 1 run, "
                                          "float32 + bfloat16 autocast: 1 run")
+
+
+def test_the_analysis_layer_needs_no_notebook():
+    """The book's analysis runs in a plain interpreter: importing it loads neither IPython nor myst-nb."""
+    code = "import sys, ddpm_mnist.book.analysis; print(sorted(m for m in ('IPython', 'myst_nb') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

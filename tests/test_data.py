@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from ddpm_mnist.data import DatasetNotFoundError, load_mnist, load_mnist_uint8, normalize, to_uint8
+from ddpm_mnist.data import DatasetNotFoundError, load_mnist, load_mnist_uint8
+from ddpm_mnist.core.ranges import normalize, to_uint8
 
 
 def test_load_shapes_and_ranges():

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from ddpm_mnist import diffusion, schedules
-from ddpm_mnist.schedules import alpha, alpha_bar, beta, posterior_variance
+from ddpm_mnist.core import diffusion, schedules
+from ddpm_mnist.core.schedules import alpha, alpha_bar, beta, posterior_variance
 
 
 def _t(value, n=1):

@@ -8,18 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_mnist.beyond import FEWER_STEPS
-from ddpm_mnist.config import RunConfig
-from ddpm_mnist.experiments import checkpoint_path, draw_samples, load_result, plan, run, run_dir, shard_of, shorter_checkpoint, study, tabulate
-from ddpm_mnist.profiles import PROFILES, get_profile
-from ddpm_mnist.report import DENSE, STUDIES, UNET, get_study
-from ddpm_mnist.sampling import ancestral_sample, ddim_sample
+from ddpm_mnist.studies.beyond import FEWER_STEPS
+from ddpm_mnist.studies.config import RunConfig
+from ddpm_mnist.studies.runner import checkpoint_path, draw_samples, load_result, plan, run, run_dir, shard_of, shorter_checkpoint, study, tabulate
+from ddpm_mnist.studies.profiles import PROFILES, get_profile
+from ddpm_mnist.studies.report import DENSE, STUDIES, UNET
+from ddpm_mnist.studies.registry import get_study
+from ddpm_mnist.core.sampling import ancestral_sample, ddim_sample
 
 SMOKE = get_profile("smoke")
 
 
 def test_hash_stable_across_processes():
-    code = "from ddpm_mnist.report import UNET; print(UNET.hash())"
+    code = "from ddpm_mnist.studies.report import UNET; print(UNET.hash())"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert other == UNET.hash() and len(other) == 12
     assert RunConfig(epochs=50).hash() == RunConfig(epochs=50.0).hash()

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from ddpm_mnist import diffusion
-from ddpm_mnist.losses import LOSSES, REPORT_LOSSES, get_loss, training_pair
-from ddpm_mnist.schedules import alpha_bar, posterior_variance
+from ddpm_mnist.core import diffusion
+from ddpm_mnist.core.losses import LOSSES, REPORT_LOSSES, get_loss, training_pair
+from ddpm_mnist.core.schedules import alpha_bar, posterior_variance
 
 
 def test_report_losses_present_with_targets():

@@ -3,9 +3,9 @@ import pytest
 import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
 
-from ddpm_mnist import classifier, metrics
+from ddpm_mnist.eval import classifier, metrics
 from ddpm_mnist.data import load_mnist_uint8
-from ddpm_mnist.metrics import INCEPTION_FILE, InceptionWeightsMissing, fid, frechet_distance
+from ddpm_mnist.eval.metrics import INCEPTION_FILE, InceptionWeightsMissing, fid, frechet_distance
 
 
 def _random_gaussian(rng, d):

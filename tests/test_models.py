@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ddpm_mnist.models import MODELS, build_model, count_parameters, model_options
+from ddpm_mnist.core.models import MODELS, build_model, count_parameters, model_options
 
 
 @pytest.mark.parametrize("name", list(MODELS))

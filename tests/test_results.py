@@ -6,10 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ddpm_mnist import book, experiments, plan
-from ddpm_mnist.config import RunConfig
-from ddpm_mnist.profiles import get_profile
-from ddpm_mnist.report import get_study
+from ddpm_mnist import book
+from ddpm_mnist.studies import plan, runner
+from ddpm_mnist.studies.config import RunConfig
+from ddpm_mnist.studies.report import STUDIES
+from ddpm_mnist.studies.profiles import get_profile
+from ddpm_mnist.studies.registry import get_study
 
 CPU = get_profile("cpu")
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "cpu"  # the committed ones, whatever $DDPM_RESULTS_DIR says
@@ -41,11 +43,11 @@ def test_pending_names_real_chapter_runs():
 @pytest.mark.parametrize(("name", "values", "seeds"), CHAPTER_RUNS)
 def test_chapter_has_every_cpu_result(name, values, seeds):
     """Every value and seed a chapter shows has a stored result at the ``cpu`` profile, and so
-    has every further seed that the seed rule asks for (:func:`ddpm_mnist.plan.extra_seed_runs`)."""
+    has every further seed that the seed rule asks for (:func:`ddpm_mnist.studies.plan.extra_seed_runs`)."""
     st = get_study(name)
     owed = [(values, seeds)] + ([(v, s) for _, v, s in plan.extra_seed_runs("cpu", RESULTS, studies=[name])] if seeds == [0] else [])
-    absent = [(st.label(v), s, c.hash()) for vals, sds in owed for v, s, c in experiments.study_configs(st, CPU, sds, vals)
-              if experiments.load_result(c, RESULTS) is None]
+    absent = [(st.label(v), s, c.hash()) for vals, sds in owed for v, s, c in runner.study_configs(st, CPU, sds, vals)
+              if runner.load_result(c, RESULTS) is None]
     assert not absent, f"no cpu result for {absent}; compute them with scripts/run_profile.py --profile cpu"
 
 
@@ -76,13 +78,13 @@ def test_summary_and_best_configuration_read_the_stored_results():
     assert best["spread"] == f"{spread:.2f}" and best["baseline_fid"].endswith("(3 seeds)")
     assert best["best"] != "—" and best["verdict"] != "—"
     table = book.summary("cpu", RESULTS)
-    assert list(table["study"].str.split().str[0]) == [st.section for st in book.STUDIES.values()]
+    assert list(table["study"].str.split().str[0]) == [st.section for st in STUDIES.values()]
     models = table.iloc[0]
     assert models["our best"] == "unet" and models["ranked"] == "yes" and models["values run"] == "3 / 3"
 
 
 def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
-    """The runner's order (:func:`ddpm_mnist.plan.run_order`): each seed-rule study is followed by
+    """The runner's order (:func:`ddpm_mnist.studies.plan.run_order`): each seed-rule study is followed by
     the seeds it asks for, read only once the study's first seeds are done; the part beyond the
     report comes once, right after the study ``BEYOND_AFTER`` and its seeds."""
     asked_when = []
@@ -108,7 +110,7 @@ def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
 
 
 def test_beyond_summary_has_one_row_per_chapter():
-    from ddpm_mnist.beyond import BEYOND
+    from ddpm_mnist.studies.beyond import BEYOND
 
     table = book.beyond_summary("cpu", RESULTS)
     names = list(dict.fromkeys(name for name, _, _ in plan.BEYOND_RUNS))
@@ -118,7 +120,7 @@ def test_beyond_summary_has_one_row_per_chapter():
     assert eps["runs stored"] == f"{n} of {n}" and eps["seeds"] >= 1 and eps["best configuration"] != "x-prev-l2 (tuned)"
     ema = table.set_index("chapter").loc[BEYOND["ema"].title]
     if ema["seeds"]:  # a training length, beside the last weights of the same length and seeds (seed 0 is stored)
-        last = book.merge_shared_runs(experiments.tabulate(get_study("epochs"), CPU, [0], RESULTS)).set_index("value")["fid_mean"]
+        last = book.merge_shared_runs(runner.tabulate(get_study("epochs"), CPU, [0], RESULTS)).set_index("value")["fid_mean"]
         assert ema["seeds"] == 1 and ema["tuned U-Net FID"] == last[ema["best configuration"].removesuffix(" epochs")]
 
 
@@ -126,7 +128,7 @@ def test_best_beyond_is_the_lowest_mnist_fid_of_the_part_beyond_the_report():
     """Its candidates are the MNIST rows of the beyond studies at the tuned U-Net's budget: the
     lowest of the summary's FIDs other than Fashion-MNIST's (other features) and the EMA
     trajectory's longer runs."""
-    from ddpm_mnist.beyond import BEYOND
+    from ddpm_mnist.studies.beyond import BEYOND
 
     best = book.best_beyond("cpu", RESULTS)
     table = book.beyond_summary("cpu", RESULTS).set_index("chapter")
@@ -141,9 +143,9 @@ def test_best_beyond_is_the_lowest_mnist_fid_of_the_part_beyond_the_report():
 
 def test_sampling_spread_is_the_fid_noise_studys_std():
     """Eight sampling seeds of one network: their std, smaller than the training seeds' (the evaluation chapter's claim)."""
-    from ddpm_mnist.beyond import BEYOND
+    from ddpm_mnist.studies.beyond import BEYOND
 
-    fids = experiments.tabulate(BEYOND["fid-noise"], CPU, [0], RESULTS)["fid_mean"]
+    fids = runner.tabulate(BEYOND["fid-noise"], CPU, [0], RESULTS)["fid_mean"]
     assert fids.notna().sum() == len(BEYOND["fid-noise"].values)
     assert book.sampling_spread("cpu", RESULTS) == pytest.approx(float(np.std(fids, ddof=1)))
     assert 0 < book.sampling_spread("cpu", RESULTS) < plan.seed_spread("cpu", RESULTS)

@@ -1,10 +1,12 @@
 import pytest
 import torch
 
-from ddpm_mnist import diffusion
-from ddpm_mnist.models import build_model
-from ddpm_mnist.sampling import UndefinedStepError, ancestral_sample, ddim_sample, ddim_timesteps, reverse_variance
-from ddpm_mnist.schedules import alpha_bar, beta
+from ddpm_mnist.core import diffusion
+from ddpm_mnist.core.models import build_model
+from ddpm_mnist.core.sampling import (
+    SAMPLERS, UndefinedStepError, ancestral_sample, ancestral_step, ddim_sample, ddim_step, ddim_timesteps, reverse_variance, sample,
+)
+from ddpm_mnist.core.schedules import alpha_bar, beta
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +89,57 @@ def test_bad_arguments(model):
         ancestral_sample(model, ab, "mean", 2, variance="sigma", progress=False)
     with pytest.raises(ValueError, match="strictly decreasing"):
         ddim_sample(model, ab, "mean", 2, steps=[3, 5], progress=False)
+
+
+def _forward(ab, t, x0, eps):
+    return ab[t].sqrt() * x0 + (1 - ab[t]).sqrt() * eps
+
+
+@pytest.mark.parametrize("t, s", [(50, 49), (50, 20), (17, 3)])
+def test_ddim_step_with_the_true_noise_lands_on_the_forward_marginal(t, s):
+    """Song et al.'s eq. (12) with eta = 0: given the true noise of x_t, x_s is the same clean
+    image noised by the same noise at level s."""
+    ab = alpha_bar("linear-beta", 50).double()
+    gen = torch.Generator().manual_seed(0)
+    x0, eps = torch.randn(3, 1, 28, 28, generator=gen, dtype=torch.float64), torch.randn(3, 1, 28, 28, generator=gen, dtype=torch.float64)
+    x_t = _forward(ab, t, x0, eps)
+    assert torch.allclose(ddim_step(eps, t, s, x_t, None, alpha_bar=ab, target="eps"), _forward(ab, s, x0, eps), atol=1e-10)
+    assert torch.allclose(ddim_step(x0, t, 0, x_t, None, alpha_bar=ab, target="x0"), x0)  # s = 0: the predicted x0
+
+
+def test_ancestral_step_is_the_posterior_mean_plus_sigma_z():
+    ab = alpha_bar("linear-beta", 20)
+    x0, x_t = torch.rand(2, 1, 28, 28), torch.randn(2, 1, 28, 28)
+    t = 7
+    mean = diffusion.posterior_mean(x0, x_t, torch.full((2,), t), ab)
+    z = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(5))
+    out = ancestral_step(x0, t, x_t, torch.Generator().manual_seed(5), alpha_bar=ab, target="x0", sigma_t=0.3)
+    assert torch.allclose(out, mean + 0.3 * z)
+    # the last step (t = 1) adds no noise
+    last = ancestral_step(x0, 1, x_t, torch.Generator(), alpha_bar=ab, target="x0", sigma_t=0.3)
+    assert torch.allclose(last, diffusion.posterior_mean(x0, x_t, torch.ones(2, dtype=torch.long), ab))
+
+
+def test_the_registry_drives_every_sampler(model):
+    ab = alpha_bar("linear-noise", 10)
+    assert set(SAMPLERS) == {"ancestral", "ddim"}
+    a = sample("ancestral", model, ab, "mean", 3, options={"variance": "beta"}, seed=1, progress=False)
+    assert torch.equal(a, ancestral_sample(model, ab, "mean", 3, variance="beta", seed=1, progress=False))
+    d = sample("ddim", model, ab, "mean", 3, options={"steps": 4, "eta": 0.5}, seed=1, progress=False)
+    assert torch.equal(d, ddim_sample(model, ab, "mean", 3, steps=4, eta=0.5, seed=1, progress=False))
+    with pytest.raises(ValueError, match="takes the options steps, eta, not variance"):
+        sample("ddim", model, ab, "mean", 3, options={"variance": "beta"}, progress=False)
+    with pytest.raises(ValueError, match="valid samplers: ancestral, ddim"):
+        sample("euler", model, ab, "mean", 3, progress=False)
+
+
+def test_run_config_and_cli_read_the_registry():
+    from ddpm_mnist.cli import build_parser
+    from ddpm_mnist.studies.config import RunConfig
+
+    assert RunConfig(sampler="ddim", ddim_steps=5, ddim_eta=1.0).sampler_options == {"steps": 5, "eta": 1.0}
+    assert RunConfig(variance="beta").sampler_options == {"variance": "beta"}
+    with pytest.raises(ValueError, match="valid samplers: ancestral, ddim"):
+        RunConfig(sampler="euler")
+    sample_cmd = build_parser()._subparsers._group_actions[0].choices["sample"]
+    assert next(a for a in sample_cmd._actions if a.dest == "sampler").choices == list(SAMPLERS)

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from ddpm_mnist import schedules
-from ddpm_mnist.schedules import SCHEDULES, alpha, alpha_bar, beta, posterior_variance
+from ddpm_mnist.core import schedules
+from ddpm_mnist.core.schedules import SCHEDULES, alpha, alpha_bar, beta, posterior_variance
 
 
 @pytest.mark.parametrize("name", list(SCHEDULES))

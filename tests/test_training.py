@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from ddpm_mnist import checkpoint as ckpt
-from ddpm_mnist.checkpoint import CheckpointError, DenoiserSpec
-from ddpm_mnist.training import train
+from ddpm_mnist.train import checkpoint as ckpt
+from ddpm_mnist.train.checkpoint import CheckpointError
+from ddpm_mnist.core.spec import DenoiserSpec
+from ddpm_mnist.train.training import train
 
 TINY = DenoiserSpec("unet", {"channels": (8, 16, 32), "n_convs": 5}, T=15, schedule="linear-noise", loss="x-prev-l2")
 
@@ -107,3 +108,17 @@ def test_spec_validates_names():
     with pytest.raises(ValueError, match="valid schedules"):
         DenoiserSpec(schedule="cos")
     assert DenoiserSpec.from_dict(TINY.to_dict()) == TINY
+
+
+@pytest.mark.slow
+def test_minimal_example_trains_and_samples():
+    """``examples/minimal_ddpm.py``, the one-screen tour of ``core`` and ``train``, at smoke size."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "minimal_ddpm.py"
+    out = subprocess.run([sys.executable, str(example), "--images", "256", "--steps", "3", "--samples", "4"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "trained 3 steps on 256 images" in out.stdout and "4 samples" in out.stdout

@@ -1,6 +1,10 @@
 """The training loop: AdamW, optional EMA, optional mixed precision and ``torch.compile``,
 atomic checkpoints and exact resume.
 
+:func:`train` is three parts: restore (:func:`_restore`, from an interrupted or a shorter
+run), the loop (:func:`_loop` over :func:`make_train_step`, Ho et al.'s Algorithm 1) and save
+(:func:`_save`, atomic checkpoints).
+
 Determinism: the order of the images in epoch ``e`` is a permutation drawn from
 ``seed`` and ``e`` alone, and the time steps and noise come from one generator whose state
 is checkpointed. A run interrupted after any checkpoint and resumed gives the same
@@ -20,9 +24,10 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from ..core.losses import get_loss, training_pair
+from ..core.spec import DenoiserSpec
 from . import checkpoint as ckpt
-from .checkpoint import DenoiserSpec
-from .losses import get_loss, training_pair
+from .device import autocast_dtype, resolve_device
 
 
 @dataclass
@@ -40,31 +45,6 @@ class TrainResult:
     epoch_checkpoints: dict[float, str] = field(default_factory=dict)
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else as given."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but torch sees no CUDA device; use --device cpu or auto")
-    return device
-
-
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """The autocast dtype that speeds up training on ``device``, or None for plain fp32.
-
-    CUDA: bfloat16. CPU: bfloat16 only where oneDNN has native bf16 kernels (AVX-512 BF16 /
-    AMX), where it trains the baseline U-Net about twice as fast as fp32; on AVX2-only CPUs, such
-    as the machine most ``cpu`` results were trained on, bf16 convolutions are emulated and run
-    about 10x slower than fp32 (``benchmarks/train_throughput.py``).
-    """
-    if device.type == "cuda":
-        return torch.bfloat16
-    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return torch.bfloat16
-    return None
-
-
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The image order of ``epoch``: a permutation of ``range(n)`` fixed by ``(seed, epoch)``."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
@@ -80,7 +60,8 @@ def make_train_step(
     grad_clip: float | None = 1.0,
     p_uncond: float = 0.1,
 ) -> Callable[..., torch.Tensor]:
-    """One optimisation step as a function ``step(x0, generator) -> loss``.
+    """One optimisation step as a function ``step(x0, generator) -> loss``: Ho et al. (2020),
+    Algorithm 1 ("Training"), with the loss's prediction target in place of :math:`\\epsilon`.
 
     ``x0``: a batch of clean images (B, C, 28, 28) on the model's device. The step draws
     ``t`` uniformly in 1..T and the noise from ``generator``, builds the loss target of
@@ -112,6 +93,84 @@ def make_train_step(
         return loss.detach()
 
     return step
+
+
+@dataclass
+class _Run:
+    """The mutable state of a training run: what a checkpoint saves and :func:`_restore` loads."""
+
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    ema: AveragedModel | None
+    gen: torch.Generator
+    losses: list[float] = field(default_factory=list)
+    step: int = 0
+    time_before: float = 0.0  # training seconds of the earlier calls of a resumed run
+    extended_from: int | None = None
+    precision_before: dict[str, int] = field(default_factory=dict)  # steps trained at each precision before this call
+
+
+def _restore(run: _Run, source: str | os.PathLike, spec: DenoiserSpec, settings: dict, *, extending: bool,
+             total_steps: int) -> None:
+    """Load the checkpoint ``source`` into ``run``: the same run interrupted, or (``extending``)
+    a shorter run whose settings differ from ``settings`` only in its length."""
+    state = ckpt.read(source, map_location=run.gen.device)
+    theirs = dict(state.get("settings") or {})
+    if extending:
+        theirs["epochs"] = settings["epochs"]
+        if state["step"] > total_steps:
+            raise ValueError(f"cannot extend {source}: it ran {state['step']} steps, more than the {total_steps} asked for")
+    if state["spec"] != spec.to_dict() or theirs != settings:
+        raise ckpt.CheckpointError(
+            f"checkpoint {source} was written for another configuration "
+            f"({state['spec']}, {state.get('settings')}); move it away or use a fresh output directory"
+        )
+    ckpt.load_weights(run.model, state["state_dict"], str(source))
+    run.opt.load_state_dict(state["optimizer"])
+    if run.ema is not None:
+        ckpt.load_weights(run.ema.module, state["ema_state_dict"], str(source))
+        run.ema.n_averaged.copy_(state["ema_n_averaged"])
+    run.gen.set_state(state["generator"].cpu())
+    run.losses = list(state["losses"])
+    run.step, run.time_before = state["step"], state["train_time_s"]
+    run.extended_from = state["step"] if extending else state.get("extended_from_step")
+    run.precision_before = state.get("precision_steps") or ({"unrecorded": run.step} if run.step else {})
+
+
+def _save(path: str | os.PathLike, run: _Run, spec: DenoiserSpec, settings: dict, *, precision: str, resumed_from: int,
+          seconds: float) -> None:
+    """Atomically checkpoint ``run`` at its current step; ``seconds``: training time of this call so far."""
+    ckpt.save(
+        path, spec, run.model, optimizer=run.opt.state_dict(), step=run.step, settings=settings,
+        generator=run.gen.get_state(), losses=run.losses, train_time_s=run.time_before + seconds,
+        ema_state_dict=run.ema.module.state_dict() if run.ema else None,
+        ema_n_averaged=run.ema.n_averaged.clone() if run.ema else None, extended_from_step=run.extended_from,
+        precision_steps={**run.precision_before, precision: run.precision_before.get(precision, 0) + run.step - resumed_from},
+    )
+
+
+def _loop(run: _Run, train_step: Callable[..., torch.Tensor], images: torch.Tensor, labels: torch.Tensor | None, *,
+          seed: int, batch_size: int, end: int, after_step: Callable[[int], None], bar: tqdm) -> None:
+    """Optimisation steps from ``run.step`` up to ``end``: each epoch visits the images in the
+    order :func:`epoch_permutation` fixes (the last partial batch dropped), then ``after_step``
+    is called with the step just taken (checkpoints)."""
+    steps_per_epoch = len(images) // batch_size
+    perm, perm_epoch = None, -1
+    run.model.train()
+    while run.step < end:
+        epoch, i = divmod(run.step, steps_per_epoch)
+        if epoch != perm_epoch:
+            perm, perm_epoch = epoch_permutation(len(images), seed, epoch).to(images.device), epoch
+        idx = perm[i * batch_size : (i + 1) * batch_size]
+        loss = train_step(images[idx], run.gen, labels[idx] if labels is not None else None)
+        if run.ema is not None:
+            run.ema.update_parameters(run.model)
+        run.losses.append(loss.item())
+        run.step += 1
+        bar.update(1)
+        if run.step % 20 == 0:
+            bar.set_postfix(loss=f"{sum(run.losses[-20:]) / 20:.4f}")
+        after_step(run.step)
 
 
 def train(
@@ -150,8 +209,8 @@ def train(
     ``extend``: when ``checkpoint_path`` does not exist yet, start from this checkpoint of a
     shorter run with otherwise identical settings (the learning rate is constant and the data
     order depends only on the seed, so this equals training from scratch). ``amp``: None picks
-    :func:`autocast_dtype`. ``stop_after``: stop after that many steps in total (used to
-    test interruption).
+    :func:`~ddpm_mnist.train.device.autocast_dtype`. ``stop_after``: stop after that many steps
+    in total (used to test interruption).
     """
     device = resolve_device(device)
     n = len(images)
@@ -167,95 +226,48 @@ def train(
     milestones: dict[int, list[float]] = {}
     for e in keep_epochs:
         milestones.setdefault(steps_for(e, steps_per_epoch), []).append(e)
-
-    torch.manual_seed(seed)  # the initial weights
-    model = spec.build().to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) if ema_decay else None
-    gen = torch.Generator(device=device).manual_seed(seed)
-    losses: list[float] = []
-    step, time_before = 0, 0.0
-    precision_before: dict[str, int] = {}  # optimisation steps trained at each precision before this call
     settings = {"epochs": epochs, "batch_size": bs, "lr": lr, "weight_decay": weight_decay, "grad_clip": grad_clip,
                 "ema_decay": ema_decay, "seed": seed, "n_images": n}
     if spec.num_classes:
         settings["p_uncond"] = p_uncond
 
+    torch.manual_seed(seed)  # the initial weights
+    model = spec.build().to(device)
+    run = _Run(model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay),
+               AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) if ema_decay else None,
+               torch.Generator(device=device).manual_seed(seed))
     source = checkpoint_path if checkpoint_path is not None and Path(checkpoint_path).exists() else extend
-    extended_from = None
     if source is not None:
-        state = ckpt.read(source, map_location=device)
-        theirs = dict(state.get("settings") or {})
-        if source == extend:  # a shorter run: everything but the length must match
-            theirs["epochs"] = epochs
-            if state["step"] > total_steps:
-                raise ValueError(f"cannot extend {extend}: it ran {state['step']} steps, more than the {total_steps} asked for")
-        if state["spec"] != spec.to_dict() or theirs != settings:
-            raise ckpt.CheckpointError(
-                f"checkpoint {source} was written for another configuration "
-                f"({state['spec']}, {state.get('settings')}); move it away or use a fresh output directory"
-            )
-        ckpt.load_weights(model, state["state_dict"], str(source))
-        opt.load_state_dict(state["optimizer"])
-        if ema is not None:
-            ckpt.load_weights(ema.module, state["ema_state_dict"], str(source))
-            ema.n_averaged.copy_(state["ema_n_averaged"])
-        gen.set_state(state["generator"].cpu())
-        losses = list(state["losses"])
-        step, time_before = state["step"], state["train_time_s"]
-        extended_from = state["step"] if source == extend else state.get("extended_from_step")
-        precision_before = state.get("precision_steps") or ({"unrecorded": step} if step else {})
-    resumed_from = step
+        _restore(run, source, spec, settings, extending=source == extend, total_steps=total_steps)
+    resumed_from = run.step
 
     dtype = autocast_dtype(device) if amp is None else (torch.bfloat16 if amp else None)
     precision = str(dtype or torch.float32).removeprefix("torch.")
     images = images.to(device)
     labels = labels.to(device) if spec.num_classes else None
-    train_step = make_train_step(spec, model, opt, autocast=dtype, compile=compile, grad_clip=grad_clip, p_uncond=p_uncond)
-    result = TrainResult(model, ema.module if ema else None, losses, step, step * bs, 0.0, resumed_from, extended_from)
-
-    def save(path) -> None:
-        ckpt.save(
-            path, spec, model, optimizer=opt.state_dict(), step=step, settings=settings,
-            generator=gen.get_state(), losses=losses, train_time_s=time_before + time.perf_counter() - start,
-            ema_state_dict=ema.module.state_dict() if ema else None,
-            ema_n_averaged=ema.n_averaged.clone() if ema else None, extended_from_step=extended_from,
-            precision_steps={**precision_before, precision: precision_before.get(precision, 0) + step - resumed_from},
-        )
-
+    train_step = make_train_step(spec, model, run.opt, autocast=dtype, compile=compile, grad_clip=grad_clip, p_uncond=p_uncond)
     start = time.perf_counter()
     end = total_steps if stop_after is None else min(total_steps, stop_after)
-    model.train()
-    perm, perm_epoch = None, -1
-    bar = tqdm(total=total_steps, initial=step, desc=f"train {spec.model}", disable=not progress, unit="step")
-    while step < end:
-        epoch, i = divmod(step, steps_per_epoch)
-        if epoch != perm_epoch:
-            perm, perm_epoch = epoch_permutation(n, seed, epoch).to(device), epoch
-        idx = perm[i * bs : (i + 1) * bs]
-        loss = train_step(images[idx], gen, labels[idx] if labels is not None else None)
-        if ema is not None:
-            ema.update_parameters(model)
-        losses.append(loss.item())
-        step += 1
-        bar.update(1)
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{sum(losses[-20:]) / 20:.4f}")
-        if checkpoint_path is not None:
-            for e in milestones.get(step, []):
-                save(kept_checkpoint(checkpoint_path, e))
-            if step % checkpoint_every == 0 or step == end or step % steps_per_epoch == 0:
-                save(checkpoint_path)
-    bar.close()
+
+    def save(path: str | os.PathLike) -> None:
+        _save(path, run, spec, settings, precision=precision, resumed_from=resumed_from, seconds=time.perf_counter() - start)
+
+    def after_step(step: int) -> None:
+        if checkpoint_path is None:
+            return
+        for e in milestones.get(step, []):
+            save(kept_checkpoint(checkpoint_path, e))
+        if step % checkpoint_every == 0 or step == end or step % steps_per_epoch == 0:
+            save(checkpoint_path)
+
+    with tqdm(total=total_steps, initial=run.step, desc=f"train {spec.model}", disable=not progress, unit="step") as bar:
+        _loop(run, train_step, images, labels, seed=seed, batch_size=bs, end=end, after_step=after_step, bar=bar)
     if checkpoint_path is not None and not Path(checkpoint_path).exists():
         save(checkpoint_path)  # extended from a run that already had every step asked for
-    result.steps, result.images_seen = step, step * bs
-    result.wall_time_s = time_before + time.perf_counter() - start
-    if checkpoint_path is not None:
-        for e in (e for es in milestones.values() for e in es):
-            if kept_checkpoint(checkpoint_path, e).exists():
-                result.epoch_checkpoints[e] = str(kept_checkpoint(checkpoint_path, e))
-    return result
+    kept = {e: str(kept_checkpoint(checkpoint_path, e)) for es in milestones.values() for e in es
+            if checkpoint_path is not None and kept_checkpoint(checkpoint_path, e).exists()}
+    return TrainResult(model, run.ema.module if run.ema else None, run.losses, run.step, run.step * bs,
+                       run.time_before + time.perf_counter() - start, resumed_from, run.extended_from, kept)
 
 
 def steps_for(epochs: float, steps_per_epoch: int) -> int:

@@ -13,7 +13,7 @@ The report's four schedules (its section 4.3.6), with :math:`u = t/T`:
 * ``linear-noise``: :math:`\sqrt{1-\bar\alpha_t} = u`.
 
 All four reach :math:`\bar\alpha_T = 0` exactly, hence :math:`\beta_T = 1` and
-:math:`\alpha_T = 0` (see :mod:`ddpm_mnist.diffusion` for what that breaks). Two more:
+:math:`\alpha_T = 0` (see :mod:`ddpm_mnist.core.diffusion` for what that breaks). Two more:
 
 * ``cosine-nichol``: Nichol & Dhariwal (2021), :math:`f(u) = \cos^2(\cdot)`, with
   :math:`\beta_t` clipped at 0.999 as in their paper, so :math:`\bar\alpha_T > 0`;

@@ -1,6 +1,6 @@
 r"""The experiments of the book's part "Beyond the report", as studies of the tuned U-Net.
 
-Each is a :class:`~ddpm_mnist.report.Study`, so the runner, the tables and the chapters of the
+Each is a :class:`~ddpm_mnist.studies.study.Study`, so the runner, the tables and the chapters of the
 report's studies serve them unchanged. All start from the report's tuned configuration
 (:data:`TUNED`, at the report's 50 epochs: 3 at the ``cpu`` profile) and change one thing:
 
@@ -37,7 +37,8 @@ report's studies serve them unchanged. All start from the report's tuned configu
 from __future__ import annotations
 
 from .config import RunConfig
-from .report import UNET, Study
+from .report import UNET
+from .study import Study
 
 TUNED = UNET
 """The report's tuned U-Net (see ``book/tuned.md``): the baseline configuration."""

@@ -6,8 +6,8 @@
   ``<results_dir>/runs/<hash>/result.json`` and ``samples.npy`` (100 uint8 samples)
   atomically; a finished run is loaded instead of recomputed, an interrupted one resumes
   from ``<results_dir>/checkpoints/<hash>.pt``.
-* :func:`study` runs one of :data:`ddpm_mnist.report.STUDIES` at a profile
-  (:data:`ddpm_mnist.profiles.PROFILES`) over seeds and returns a pandas table with the
+* :func:`study` runs one of :data:`~ddpm_mnist.studies.registry.ALL_STUDIES` at a profile
+  (:data:`~ddpm_mnist.studies.profiles.PROFILES`) over seeds and returns a pandas table with the
   report's FID beside ours.
 """
 
@@ -27,16 +27,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__, classifier, metrics
-from . import checkpoint as ckpt
+from .. import __version__
+from ..core.models import count_parameters
+from ..core.ranges import to_uint8
+from ..core.sampling import class_labels, sample
+from ..data import load_mnist
+from ..eval import classifier, metrics
+from ..io import exclusive, save_npy, write_json
+from ..train import checkpoint as ckpt
+from ..train.device import resolve_device
+from ..train.training import train
 from .config import RunConfig
-from .data import load_mnist, to_uint8
-from .io import exclusive, save_npy, write_json
-from .models import count_parameters
-from .profiles import PROFILES, Profile, get_profile, results_dir_for
-from .report import STUDIES, Study, get_study
-from .sampling import ancestral_sample, class_labels, ddim_sample
-from .training import resolve_device, train
+from .profiles import Profile, get_profile, results_dir_for
+from .registry import get_study
+from .study import Study
 
 RESULT_FORMAT = "ddpm-mnist/result"
 N_FIGURE_SAMPLES = 100
@@ -49,7 +53,7 @@ N_FIGURE_SAMPLES = 100
 @lru_cache(maxsize=1)
 def code_version() -> str:
     """Package version plus the git commit of the working tree when available (``+dirty`` if modified)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "ddpm_mnist"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
@@ -100,14 +104,14 @@ def _loss_curve(losses: Sequence[float], points: int = 200) -> list[list[float]]
 
 def draw_samples(config: RunConfig, model: torch.nn.Module, n: int, device: torch.device | str = "cpu",
                  labels: torch.Tensor | None = None, progress: bool = False) -> torch.Tensor:
-    """``n`` samples of ``model`` with the sampler a run's ``config`` names (ancestral with its
-    variance, or DDIM with its steps and η), its sampling seed and guidance scale.
-    Returns shape (n, C, H, W) in the model's value range."""
+    """``n`` samples of ``model`` with the registered sampler a run's ``config`` names and its
+    options (:attr:`RunConfig.sampler_options`), its sampling seed and guidance scale. Steps a
+    model's target cannot take give NaN samples instead of an error (the report's ε runs are
+    scored as it ran them). Returns shape (n, C, H, W) in the model's value range."""
     spec = config.spec
-    kw = dict(seed=config.sampling_seed, device=device, progress=progress, labels=labels, guidance=config.guidance)
-    if config.sampler == "ddim":
-        return ddim_sample(model, spec.alpha_bar(), spec.target, n, steps=config.ddim_steps, eta=config.ddim_eta, **kw)
-    return ancestral_sample(model, spec.alpha_bar(), spec.target, n, variance=config.variance, allow_undefined=True, **kw)
+    return sample(config.sampler, model, spec.alpha_bar(), spec.target, n, options=config.sampler_options,
+                  seed=config.sampling_seed, device=device, progress=progress, labels=labels, guidance=config.guidance,
+                  allow_undefined=True)
 
 
 def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.device, progress: bool) -> tuple[dict, np.ndarray]:
@@ -257,7 +261,7 @@ def _train_and_score(config: RunConfig, results_dir: str | Path, ck: Path, targe
 def shorter_checkpoint(config: RunConfig, results_dir: str | Path, up_to: float) -> tuple[Path, float] | None:
     """The final checkpoint of the longest finished run that is ``config`` trained for fewer
     epochs (at most ``up_to``), and its epochs; None if there is none. Training continues from
-    it instead of from scratch (see ``extend`` of :func:`ddpm_mnist.training.train`)."""
+    it instead of from scratch (see ``extend`` of :func:`ddpm_mnist.train.training.train`)."""
     best = None
     for path in (Path(results_dir) / "runs").glob("*/result.json"):
         try:
@@ -412,4 +416,4 @@ def study_results(
     return out
 
 
-__all__ = ["RunConfig", "run", "study", "tabulate", "plan", "shard_of", "load_result", "study_results", "PROFILES", "STUDIES"]
+__all__ = ["run", "study", "tabulate", "plan", "shard_of", "load_result", "study_results"]

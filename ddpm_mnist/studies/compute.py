@@ -1,6 +1,6 @@
 """Compute spent on the stored results: training, sampling and scoring time per study.
 
-A run that continues a shorter one (:func:`ddpm_mnist.experiments.shorter_checkpoint`) or is
+A run that continues a shorter one (:func:`ddpm_mnist.studies.runner.shorter_checkpoint`) or is
 scored at several lengths of one training is counted once (:func:`_training_seconds`).
 """
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import experiments
+from . import runner
 from .config import RunConfig
 from .plan import run_order
-from .report import get_study
+from .registry import get_study
 
 
 def _trajectory(result: dict) -> str:
@@ -71,7 +71,7 @@ def compute_time(profile: str, results_dir: str | Path | None = None) -> pd.Data
         st = get_study(name)
         batches = [values for _, values, _ in entries]  # the epochs rule's one-value batches make one row
         values = None if None in batches else list(dict.fromkeys(v for b in batches for v in b))
-        results = [r for rs in experiments.study_results(name, profile, seeds, results_dir, values).values() for r in rs]
+        results = [r for rs in runner.study_results(name, profile, seeds, results_dir, values).values() for r in rs]
         everything += results
         train, sample = _compute(results)
         label = f"{st.section} {st.title}" + (f" ({', '.join(map(str, values))})" if values else "")

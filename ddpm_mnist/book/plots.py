@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid, save_image
 
-from .io import atomic_write
+from ..io import atomic_write
 
 
 def grid(images: torch.Tensor | np.ndarray, nrow: int = 10, padding: int = 2) -> np.ndarray:
@@ -33,7 +33,7 @@ def noising_figure(x0: torch.Tensor, schedule_names: Sequence[str], T: int = 10,
     (the report's figure 1 for every schedule). ``x0``: one image (1, 28, 28) in [-1, 1]."""
     import matplotlib.pyplot as plt
 
-    from . import diffusion, schedules
+    from ..core import diffusion, schedules
 
     g = torch.Generator().manual_seed(seed)
     noise = torch.randn((1, *x0.shape), generator=g)
@@ -58,7 +58,7 @@ def schedule_curves(schedule_names: Sequence[str], T: int = 1000):
     """sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t) against t/T for each schedule."""
     import matplotlib.pyplot as plt
 
-    from . import schedules
+    from ..core import schedules
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     u = np.arange(T + 1) / T

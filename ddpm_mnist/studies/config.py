@@ -8,8 +8,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import data, metrics
-from .checkpoint import DenoiserSpec
+from .. import data
+from ..core.sampling import SAMPLERS, get_sampler
+from ..core.spec import DenoiserSpec
+from ..eval import metrics
 
 
 HASH_OPTIONAL: frozenset[str] = frozenset({"dataset", "p_uncond", "guidance", "sample_seed"})
@@ -21,6 +23,11 @@ SAMPLING_FIELDS = (
     "sampler", "variance", "ddim_steps", "ddim_eta", "guidance", "sample_seed", "n_samples", "fid_features", "fid_reference",
 )
 """Fields that change how a trained network is sampled and scored, not the network."""
+
+
+SAMPLER_OPTION_FIELDS = {"variance": "variance", "steps": "ddim_steps", "eta": "ddim_eta"}
+"""The :class:`RunConfig` field that holds each option of a registered sampler
+(:data:`~ddpm_mnist.core.sampling.SAMPLERS`)."""
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -49,7 +56,7 @@ class RunConfig:
     dataset: str = "mnist"  # or "fashion-mnist" (beyond the report)
     p_uncond: float = 0.1  # class-conditional models: probability of training without the label
     # sampling and scoring
-    sampler: str = "ancestral"  # "ancestral" or "ddim"
+    sampler: str = "ancestral"  # a name of ddpm_mnist.core.sampling.SAMPLERS
     variance: str = "report"  # ancestral: "report" (the report's section 2.3), "beta" or "beta-tilde"
     ddim_steps: int | None = None
     ddim_eta: float = 0.0
@@ -73,13 +80,17 @@ class RunConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "epochs", float(self.epochs))  # 50 and 50.0 must hash alike
         self.spec  # validates model, schedule, loss and range names
-        if self.sampler not in ("ancestral", "ddim"):
-            raise ValueError(f"unknown sampler {self.sampler!r}; valid samplers: ancestral, ddim")
+        get_sampler(self.sampler)
         data.check_dataset(self.dataset)
         if self.guidance and not self.spec.num_classes:
             raise ValueError(f"guidance={self.guidance} needs a class-conditional model (model_options num_classes > 0)")
         if self.fid_features not in metrics.EXTRACTORS:
             raise ValueError(f"unknown FID features {self.fid_features!r}; valid: {', '.join(metrics.EXTRACTORS)}")
+
+    @property
+    def sampler_options(self) -> dict[str, Any]:
+        """The options of this run's sampler (``variance``; ``steps`` and ``eta``), from their fields."""
+        return {o: getattr(self, SAMPLER_OPTION_FIELDS[o]) for o in SAMPLERS[self.sampler].options}
 
     @property
     def spec(self) -> DenoiserSpec:

@@ -2,7 +2,7 @@
 
 ``MnistCNN`` maps uint8-derived images in [0, 1], shape (B, 1, 28, 28), to 10 logits; its
 penultimate layer (128 features after ReLU) is the ``mnist-cnn`` feature space of
-:mod:`ddpm_mnist.metrics`. Its weights ship with the package (``weights/mnist_cnn.pt``, with
+:mod:`ddpm_mnist.eval.metrics`. Its weights ship with the package (``weights/mnist_cnn.pt``, with
 a JSON of metadata: test accuracy, sha256, training settings) and are rebuilt,
 deterministically, by ``ddpm-mnist train-classifier``.
 
@@ -23,8 +23,8 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from .data import check_dataset, load_mnist
-from .io import save_torch, write_json
+from ..data import check_dataset, load_mnist
+from ..io import save_torch, write_json
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 WEIGHT_FILES = {"mnist": "mnist_cnn.pt", "fashion-mnist": "fashion_cnn.pt"}
@@ -98,7 +98,7 @@ def load_classifier(path: str | None = None, dataset: str = "mnist") -> MnistCNN
 def to_unit(images: torch.Tensor) -> torch.Tensor:
     """uint8 images (N, 28, 28) or (N, 1, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
     if images.dtype != torch.uint8:
-        raise TypeError(f"expected uint8 images, got {images.dtype}; convert with ddpm_mnist.data.to_uint8")
+        raise TypeError(f"expected uint8 images, got {images.dtype}; convert with ddpm_mnist.core.ranges.to_uint8")
     if images.dim() == 3:
         images = images[:, None]
     if images.shape[1:] != (1, 28, 28):

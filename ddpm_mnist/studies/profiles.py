@@ -1,6 +1,6 @@
 """Budgets: the same chapter at three sizes.
 
-A profile rewrites the budget fields of a :class:`~ddpm_mnist.config.RunConfig` (epochs,
+A profile rewrites the budget fields of a :class:`~ddpm_mnist.studies.config.RunConfig` (epochs,
 training-set size, samples scored) and leaves every other hyperparameter as the report set it.
 
 ``smoke``
@@ -44,7 +44,7 @@ def results_root() -> Path:
     installs), else ``./results``."""
     if os.environ.get(ENV_RESULTS):
         return Path(os.environ[ENV_RESULTS])
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     return repo / "results" if (repo / "pyproject.toml").exists() else Path("results")
 
 

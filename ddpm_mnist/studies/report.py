@@ -16,12 +16,10 @@ Two things the report leaves open and how we read them:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
+from ..core.losses import REPORT_LOSSES
+from ..core.schedules import REPORT_SCHEDULES
 from .config import RunConfig
-from .losses import REPORT_LOSSES
-from .schedules import REPORT_SCHEDULES
+from .study import Study, label
 
 UNET = RunConfig()
 """Section 4.3's baseline U-Net: batch 256, 50 epochs, x-prev-l2, 10 convolutions, channels
@@ -36,44 +34,9 @@ CONV = RunConfig(model="conv", model_options={"n_convs": 4, "channels": 4}, epoc
 REPORT_CONFIGS = {"dense": DENSE, "conv": CONV, "unet": UNET}
 
 
-def label(value: Any) -> str:
-    """How a studied value is shown and keyed: ``(32, 64, 128)``, ``256``, ``x-prev-l2``."""
-    if isinstance(value, (tuple, list)):
-        return "(" + ", ".join(str(v) for v in value) + ")"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-@dataclass(frozen=True)
-class Study:
-    """One table of the report: ``param`` of ``base`` takes each of ``values``.
-
-    ``param`` is a :class:`RunConfig` field (or ``model_options.X``); ``None`` means each value
-    names a whole configuration, in ``configs`` or else in :data:`REPORT_CONFIGS` (the model
-    comparison)."""
-
-    name: str
-    section: str
-    title: str
-    param: str | None
-    values: tuple[Any, ...]
-    report_fid: dict[str, float | None]
-    report_choice: Any
-    base: RunConfig = field(default=UNET)
-    configs: dict[str, RunConfig] | None = None  # param None: the configuration of each value (default: REPORT_CONFIGS)
-
-    def config_for(self, value: Any) -> RunConfig:
-        if self.param is None:
-            return (self.configs or REPORT_CONFIGS)[value]
-        return self.base.with_param(self.param, value)
-
-    def label(self, value: Any) -> str:
-        return label(value)
-
-
 def _study(name, section, title, param, values, fids, choice) -> Study:
-    return Study(name, section, title, param, tuple(values), {label(v): f for v, f in zip(values, fids)}, choice)
+    configs = REPORT_CONFIGS if param is None else None
+    return Study(name, section, title, param, tuple(values), {label(v): f for v, f in zip(values, fids)}, choice, configs=configs)
 
 
 STUDIES: dict[str, Study] = {
@@ -96,12 +59,3 @@ STUDIES: dict[str, Study] = {
 }
 """The report's seven sequential U-Net studies (4.3.1-4.3.7) and its model comparison."""
 
-
-def get_study(name: str) -> Study:
-    """The report's study ``name``, or one of :data:`ddpm_mnist.beyond.BEYOND`."""
-    from .beyond import BEYOND
-
-    try:
-        return STUDIES[name] if name in STUDIES else BEYOND[name]
-    except KeyError:
-        raise ValueError(f"unknown study {name!r}; valid studies: {', '.join([*STUDIES, *BEYOND])}") from None

@@ -1,4 +1,4 @@
-"""What a trained denoiser is (:class:`DenoiserSpec`) and how it is saved and loaded.
+"""Checkpoint files: how a trained denoiser (:class:`~ddpm_mnist.core.spec.DenoiserSpec`) is saved and loaded.
 
 A checkpoint is one ``torch.save`` file written atomically: the spec (enough to rebuild the
 network and its sampler), the weights, the EMA weights if any, and the training state
@@ -8,14 +8,13 @@ needed to resume (optimizer, step, random generator, losses so far).
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import data, losses, models, schedules
-from .io import save_torch
+from ..core.spec import DenoiserSpec
+from ..io import save_torch
 
 FORMAT = "ddpm-mnist/checkpoint"
 VERSION = 1
@@ -23,54 +22,6 @@ VERSION = 1
 
 class CheckpointError(RuntimeError):
     """A checkpoint file is unreadable, not ours, or does not match what it is loaded into."""
-
-
-@dataclass(frozen=True)
-class DenoiserSpec:
-    """Everything that fixes what a network computes and how it is sampled.
-
-    ``model``/``model_options``: see :func:`ddpm_mnist.models.build_model`; ``schedule`` and
-    ``T``: see :func:`ddpm_mnist.schedules.alpha_bar`; ``loss``: see
-    :data:`ddpm_mnist.losses.LOSSES`; ``value_range``: see :data:`ddpm_mnist.data.RANGES`.
-    """
-
-    model: str = "unet"
-    model_options: dict[str, Any] = field(default_factory=dict)
-    T: int = 15
-    schedule: str = "linear-noise"
-    loss: str = "x-prev-l2"
-    value_range: str = "[-1,1]"
-
-    def __post_init__(self) -> None:
-        models.model_options(self.model)  # validates the names
-        schedules.alpha_bar(self.schedule, self.T)
-        losses.get_loss(self.loss)
-        data.check_range(self.value_range)
-
-    def build(self) -> torch.nn.Module:
-        return models.build_model(self.model, T=self.T, **self.model_options)
-
-    def alpha_bar(self) -> torch.Tensor:
-        return schedules.alpha_bar(self.schedule, self.T)
-
-    @property
-    def num_classes(self) -> int:
-        """Number of classes of a class-conditional network, 0 for an unconditional one."""
-        return int(self.model_options.get("num_classes", 0))
-
-    @property
-    def target(self) -> str:
-        return losses.get_loss(self.loss).target
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["model_options"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.model_options.items()}
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DenoiserSpec:
-        opts = {k: tuple(v) if isinstance(v, list) else v for k, v in d.get("model_options", {}).items()}
-        return cls(**{**d, "model_options": opts})
 
 
 def save(path: str | os.PathLike, spec: DenoiserSpec, model: torch.nn.Module, **state: Any) -> Path:

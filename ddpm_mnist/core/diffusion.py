@@ -2,7 +2,7 @@ r"""The forward process, its posterior, and conversions between network paramete
 
 Conventions: images ``x`` are float tensors of shape ``(B, C, H, W)``; time steps ``t`` are
 int64 tensors of shape ``(B,)`` with values in 1..T; ``alpha_bar`` is the float64 tensor
-of shape ``(T+1,)`` from :func:`ddpm_mnist.schedules.alpha_bar`. Every function returns a
+of shape ``(T+1,)`` from :func:`ddpm_mnist.core.schedules.alpha_bar`. Every function returns a
 tensor of the shape and dtype of ``x``.
 
 A network is trained to predict one of these *targets* from ``(x_t, t)``:

@@ -8,7 +8,7 @@ on the same number of samples):
 
 ``mnist-cnn`` (default, offline)
     the 128-d penultimate layer of the project's MNIST classifier
-    (:mod:`ddpm_mnist.classifier`), whose weights ship with the package;
+    (:mod:`ddpm_mnist.eval.classifier`), whose weights ship with the package;
 ``fashion-cnn``
     the same network trained on Fashion-MNIST (the "new data set" chapter);
 ``inception``
@@ -38,9 +38,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.ranges import to_uint8
+from ..data import cache_dir, load_mnist_uint8
+from ..io import atomic_write
 from . import classifier
-from .data import cache_dir, load_mnist_uint8, to_uint8
-from .io import atomic_write
 
 ENV_INCEPTION = "DDPM_INCEPTION_WEIGHTS"
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"

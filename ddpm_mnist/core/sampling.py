@@ -1,7 +1,14 @@
-r"""Samplers: the report's ancestral sampler and DDIM.
+r"""Samplers: the report's ancestral sampler and DDIM, one public reverse step each, and the
+:data:`SAMPLERS` registry that the command line, :class:`~ddpm_mnist.studies.config.RunConfig`
+and the runner read.
 
-Both take a trained denoiser ``model(x_t, t)``, the prediction ``target`` it was trained for
-(see :mod:`ddpm_mnist.diffusion`) and the schedule ``alpha_bar`` (shape (T+1,)), and return
+A reverse step is a function of tensors: the network's ``output`` at ``x_t`` and time ``t`` in,
+the next state out (:func:`ancestral_step`, :func:`ddim_step`). A sampler is a thin loop that
+runs a step from pure noise (:func:`ancestral_sample`, :func:`ddim_sample`); a new sampler is one
+such pair and one :data:`SAMPLERS` entry.
+
+Every sampler takes a trained denoiser ``model(x_t, t)``, the prediction ``target`` it was trained for
+(see :mod:`ddpm_mnist.core.diffusion`) and the schedule ``alpha_bar`` (shape (T+1,)), and returns
 float32 images of shape ``(n, C, 28, 28)`` on the CPU, in the model's data range (not
 clamped). The same ``seed`` gives the same images (for the same ``n``, ``batch_size`` and
 device). With ``trajectory=True`` they also return the states visited, shape
@@ -17,6 +24,7 @@ replaced by :math:`(1+w)\,f(x_t, t, y) - w\,f(x_t, t, \varnothing)`. Every targe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
@@ -106,6 +114,42 @@ def _model_output(model, x: torch.Tensor, t: int, y: torch.Tensor | None = None,
     return out
 
 
+def ancestral_step(output: torch.Tensor, t: int, x_t: torch.Tensor, generator: torch.Generator | None, *,
+                   alpha_bar: torch.Tensor, target: str, sigma_t: float | torch.Tensor) -> torch.Tensor:
+    r""":math:`x_{t-1}` from :math:`x_t` (shape (B, C, H, W)): Ho et al. (2020), Algorithm 2, line 4,
+    :math:`x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z` with :math:`z \sim N(0, I)` drawn from
+    ``generator``, and :math:`z = 0` at t = 1. The mean comes from the network's ``output`` for
+    its prediction ``target`` (:func:`~ddpm_mnist.core.diffusion.mean_from`)."""
+    tt = torch.full((len(x_t),), t, device=x_t.device, dtype=torch.long)
+    mean = diffusion.mean_from(output, target, x_t, tt, alpha_bar)
+    if t == 1:
+        return mean
+    return mean + sigma_t * torch.randn(x_t.shape, generator=generator, device=x_t.device)
+
+
+def ddim_step(output: torch.Tensor, t: int, s: int, x_t: torch.Tensor, generator: torch.Generator | None, *,
+              alpha_bar: torch.Tensor, target: str, eta: float = 0.0) -> torch.Tensor:
+    r""":math:`x_s` from :math:`x_t` for any :math:`0 \le s < t` (shape (B, C, H, W)): Song et al.
+    (2021), equation (12),
+
+    .. math:: x_s = \sqrt{\bar\alpha_s}\,\hat x_0 + \sqrt{1 - \bar\alpha_s - \sigma^2}\,\hat\epsilon + \sigma z,
+       \quad \sigma = \eta \sqrt{\frac{1-\bar\alpha_s}{1-\bar\alpha_t}\Big(1 - \frac{\bar\alpha_t}{\bar\alpha_s}\Big)},
+
+    with :math:`\hat x_0, \hat\epsilon` from the network's ``output``
+    (:func:`~ddpm_mnist.core.diffusion.x0_eps_from`); :math:`s = 0` returns :math:`\hat x_0`."""
+    tt = torch.full((len(x_t),), t, device=x_t.device, dtype=torch.long)
+    x0, eps = diffusion.x0_eps_from(output, target, x_t, tt, alpha_bar)
+    if s == 0:
+        return x0
+    ab = alpha_bar.to(x0.dtype)  # float32 for a network's output
+    a_t, a_s = ab[t], ab[s]
+    sigma = eta * ((1 - a_s) / (1 - a_t) * (1 - a_t / a_s)).clamp(min=0).sqrt()
+    x = a_s.sqrt() * x0 + (1 - a_s - sigma**2).clamp(min=0).sqrt() * eps
+    if eta > 0:
+        x = x + sigma * torch.randn(x.shape, generator=generator, device=x.device)
+    return x
+
+
 @torch.no_grad()
 def ancestral_sample(
     model: torch.nn.Module,
@@ -124,9 +168,9 @@ def ancestral_sample(
     guidance: float = 0.0,
     progress: bool = True,
 ):
-    r"""The report's sampler (its section 2.3): :math:`x_T \sim N(0, I)`, then for t = T..2
-    :math:`x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z`, and finally :math:`x_0 = \mu_\theta(x_1, 1)`
-    without noise. ``variance`` picks :math:`\sigma_t^2`, see :func:`reverse_variance`."""
+    r"""The report's sampler (its section 2.3), Ho et al. (2020), Algorithm 2: :math:`x_T \sim N(0, I)`,
+    then :func:`ancestral_step` for t = T..1 (no noise at the last step). ``variance`` picks
+    :math:`\sigma_t^2`, see :func:`reverse_variance`."""
     sigma = reverse_variance(alpha_bar, variance).sqrt().float()
     T = len(alpha_bar) - 1
     _check_defined(target, alpha_bar, range(1, T + 1), allow_undefined)
@@ -134,9 +178,7 @@ def ancestral_sample(
 
     def chain(x: torch.Tensor, gen: torch.Generator, y: torch.Tensor | None) -> Iterator[torch.Tensor]:
         for t in range(T, 0, -1):
-            tt = torch.full((len(x),), t, device=device, dtype=torch.long)
-            mean = diffusion.mean_from(_model_output(model, x, t, y, guidance), target, x, tt, alpha_bar)
-            x = mean + sigma[t] * torch.randn(x.shape, generator=gen, device=device) if t > 1 else mean
+            x = ancestral_step(_model_output(model, x, t, y, guidance), t, x, gen, alpha_bar=alpha_bar, target=target, sigma_t=sigma[t])
             yield x
 
     return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "sampling", labels)
@@ -164,39 +206,69 @@ def ddim_sample(
     batch_size: int = 500,
     device: str | torch.device = "cpu",
     trajectory: bool = False,
+    allow_undefined: bool = False,
     labels: torch.Tensor | None = None,
     guidance: float = 0.0,
     progress: bool = True,
 ):
-    r"""DDIM (Song et al., 2020): deterministic for ``eta = 0``; ``eta = 1`` matches the
-    ancestral sampler's :math:`\tilde\beta` variance when all steps are used. ``steps``: the
-    number of network evaluations (evenly spaced) or an explicit decreasing list of steps
-    (default: all T). The last step returns the predicted :math:`x_0`."""
+    r"""DDIM (Song et al., 2021): :func:`ddim_step` along ``steps``, deterministic for
+    ``eta = 0``; ``eta = 1`` matches the ancestral sampler's :math:`\tilde\beta` variance when all
+    steps are used. ``steps``: the number of network evaluations (evenly spaced) or an explicit
+    decreasing list of steps (default: all T). The last step returns the predicted :math:`x_0`.
+    ``allow_undefined``: run an ε model from a step where :math:`\bar\alpha_t = 0` anyway (NaN samples)."""
     T = len(alpha_bar) - 1
     ts = list(range(T, 0, -1)) if steps is None else ddim_timesteps(T, steps) if isinstance(steps, int) else list(steps)
     if any(b >= a for a, b in zip(ts, ts[1:])) or not all(1 <= t <= T for t in ts):
         raise ValueError(f"DDIM steps must be strictly decreasing values in 1..{T}, got {ts}")
-    if target == "eps" and alpha_bar[ts[0]] == 0:
+    if target == "eps" and alpha_bar[ts[0]] == 0 and not allow_undefined:
         raise UndefinedStepError(
             f"DDIM from t = {ts[0]} with an epsilon model needs alpha_bar_t > 0 to estimate x0; "
             "start below T or use a schedule with alpha_bar_T > 0"
         )
-    ab = alpha_bar.float()
     model.eval()
 
     def chain(x: torch.Tensor, gen: torch.Generator, y: torch.Tensor | None) -> Iterator[torch.Tensor]:
-        for i, t in enumerate(ts):
-            tt = torch.full((len(x),), t, device=device, dtype=torch.long)
-            x0, eps = diffusion.x0_eps_from(_model_output(model, x, t, y, guidance), target, x, tt, alpha_bar)
-            s = ts[i + 1] if i + 1 < len(ts) else 0
-            if s == 0:
-                x = x0
-            else:
-                a_t, a_s = ab[t], ab[s]
-                sigma = eta * ((1 - a_s) / (1 - a_t) * (1 - a_t / a_s)).clamp(min=0).sqrt()
-                x = a_s.sqrt() * x0 + (1 - a_s - sigma**2).clamp(min=0).sqrt() * eps
-                if eta > 0:
-                    x = x + sigma * torch.randn(x.shape, generator=gen, device=device)
+        for t, s in zip(ts, [*ts[1:], 0]):
+            x = ddim_step(_model_output(model, x, t, y, guidance), t, s, x, gen, alpha_bar=alpha_bar, target=target, eta=eta)
             yield x
 
     return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "DDIM sampling", labels)
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """A registered sampler: its loop ``sample(model, alpha_bar, target, n, **options, **common)``
+    and the keyword ``options`` of its own (the ``common`` ones, every sampler's, are ``seed``,
+    ``batch_size``, ``device``, ``labels``, ``guidance``, ``allow_undefined``, ``progress``,
+    ``trajectory``, ``shape``)."""
+
+    sample: Callable[..., torch.Tensor]
+    options: tuple[str, ...]
+    description: str
+
+
+SAMPLERS: dict[str, Sampler] = {
+    "ancestral": Sampler(ancestral_sample, ("variance",), "the report's sampler (Ho et al., Algorithm 2); variance: report, beta or beta-tilde"),
+    "ddim": Sampler(ddim_sample, ("steps", "eta"), "DDIM (Song et al., 2021); steps: network evaluations, eta: 0 deterministic"),
+}
+"""The samplers by name: the one place their names and options are listed."""
+
+
+def get_sampler(name: str) -> Sampler:
+    """The registered sampler ``name``; a clear error lists the valid names."""
+    try:
+        return SAMPLERS[name]
+    except KeyError:
+        raise ValueError(f"unknown sampler {name!r}; valid samplers: {', '.join(SAMPLERS)}") from None
+
+
+def sample(name: str, model: torch.nn.Module, alpha_bar: torch.Tensor, target: str, n: int, *,
+           options: dict | None = None, **common):
+    """``n`` samples of ``model`` with the registered sampler ``name`` and its ``options`` (see
+    :data:`SAMPLERS`); ``common``: the keywords every sampler takes. Returns (n, C, H, W) float32
+    on the CPU, in the model's data range."""
+    sampler = get_sampler(name)
+    options = dict(options or {})
+    if unknown := sorted(set(options) - set(sampler.options)):
+        raise ValueError(f"sampler {name!r} takes the options {', '.join(sampler.options)}, not {', '.join(unknown)}")
+    return sampler.sample(model, alpha_bar, target, n, **options, **common)

@@ -15,7 +15,7 @@ follows.
     conditional median, which differs.
 ``epsilon``
     target :math:`\epsilon`; the sampler turns the prediction into a mean through
-    :func:`ddpm_mnist.diffusion.mean_from_eps`, which is undefined where :math:`\alpha_t = 0`.
+    :func:`ddpm_mnist.core.diffusion.mean_from_eps`, which is undefined where :math:`\alpha_t = 0`.
 
 Two losses beyond the report, for the chapter that fixes the ε losses: ``x0-l2`` and ``v-l2``.
 Losses are means over every pixel of the batch (``l2``: squared error, ``l1``: absolute error).
@@ -32,7 +32,7 @@ from . import diffusion
 
 @dataclass(frozen=True)
 class Loss:
-    """A named loss: the network's prediction ``target`` (see :mod:`ddpm_mnist.diffusion`) and ``norm``."""
+    """A named loss: the network's prediction ``target`` (see :mod:`ddpm_mnist.core.diffusion`) and ``norm``."""
 
     name: str
     target: str

@@ -1,13 +1,8 @@
-"""What the book's chapters call: run or load a chapter's study, and present it.
+"""The book's analysis: pure functions over stored results and study tables (no IPython).
 
-A study chapter is three calls::
-
-    table = book.run_study("batch-size", profile, seeds, results_dir, device)
-    book.show(table, "batch-size", profile, seeds, results_dir)
-    book.grids("batch-size", profile, seeds, results_dir)
-
-Numbers quoted in the prose are glued from the same table (:func:`glue_study`), so the text
-and the table cannot disagree.
+Study tables come from :func:`ddpm_mnist.studies.runner.tabulate`; everything here returns
+numbers, strings or data frames that :mod:`ddpm_mnist.book.display` shows or glues into the
+prose, so the text and the tables cannot disagree, and each can be unit-tested.
 """
 
 from __future__ import annotations
@@ -19,10 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import experiments, plots
-from .plan import BEYOND_RUNS, RULE_SEEDS, RULE_STUDIES, rule_batches, close_values, seed_spread, tuned_row
-from .profiles import get_profile, results_dir_for
-from .report import STUDIES, get_study
+from ..studies import runner
+from ..studies.beyond import BEYOND, TUNED
+from ..studies.plan import BEYOND_RUNS, RULE_SEEDS, seed_spread, tuned_row
+from ..studies.profiles import get_profile, results_dir_for
+from ..studies.registry import get_study
+from ..studies.report import STUDIES
 
 PARAM_LABELS = {
     "batch_size": "batch size", "epochs": "epochs (report)", "loss": "loss", "model_options.channels": "channels",
@@ -35,42 +32,15 @@ def sampling_spread(profile: str, results_dir: str | Path | None = None) -> floa
     """The FID's standard deviation over sampling seeds for one fixed network (the ``fid-noise``
     study: the tuned U-Net's longest run, seed 0, sampled with eight seeds); NaN until two are
     stored. The yardstick for rows that differ only in how one network is sampled."""
-    from .beyond import BEYOND
-
     prof = get_profile(profile)
-    table = experiments.tabulate(BEYOND["fid-noise"], prof, [0], results_dir_for(profile, results_dir))
+    table = runner.tabulate(BEYOND["fid-noise"], prof, [0], results_dir_for(profile, results_dir))
     return float(table["fid_mean"].std())
-
-
-def run_study(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None, device: str = "auto",
-              values: Sequence[Any] | None = None, train_missing: bool | None = None) -> pd.DataFrame:
-    """:func:`ddpm_mnist.experiments.study`, quiet in the smoke profile; the table holds every
-    stored result of ``seeds``.
-
-    ``train_missing`` None: train missing runs except at the ``cpu`` profile, whose results are
-    computed in the background and committed (the published build never trains; a missing
-    cell shows as "—"). For the studies of :data:`RULE_STUDIES` the first seed is trained for
-    every value and the others only for the values that :func:`close_values` picks."""
-    if train_missing is None:
-        train_missing = profile != "cpu"
-    kw = dict(results_dir=results_dir, device=device, progress=profile != "smoke")
-    if not train_missing:
-        return experiments.tabulate(get_study(name), get_profile(profile), seeds, results_dir_for(profile, results_dir), values)
-    if name not in RULE_STUDIES or len(seeds) < 2:
-        return experiments.study(name, profile, seeds=seeds, values=values, **kw)
-    experiments.study("models", profile, seeds=RULE_SEEDS, values=["unet"], **kw)  # the spread the rule needs
-    first = experiments.study(name, profile, seeds=seeds[:1], values=values, **kw)
-    close = close_values(first, seed_spread(profile, results_dir))
-    st = get_study(name)
-    for batch in rule_batches(st, [v for v in st.values if st.label(v) in close]):
-        experiments.study(name, profile, seeds=seeds[1:], values=batch, **kw)
-    return experiments.tabulate(st, get_profile(profile), seeds, results_dir_for(profile, results_dir), values)
 
 
 def provenance(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None) -> str:
     """One line saying how the numbers of a study were obtained."""
     prof = get_profile(profile)
-    results = [r for rs in experiments.study_results(name, profile, seeds, results_dir).values() for r in rs]
+    results = [r for rs in runner.study_results(name, profile, seeds, results_dir).values() for r in rs]
     if not results:
         return f"profile {profile}: no results yet"
     devices = sorted({x["device_name"] for x in results})
@@ -128,77 +98,24 @@ def _counts(column: pd.Series) -> list[str]:
     return ["—" if np.isnan(v) else f"{int(v):,}" for v in column]
 
 
-def _nothing_yet(name: str, profile: str) -> None:
-    from IPython.display import Markdown, display
-
-    display(Markdown(f"*No stored results of the {name} study at the `{profile}` profile yet.*"))
-
-
-def show_figure(fig) -> None:
-    """Display a matplotlib figure in the notebook once, and close it (no second copy at the
-    end of the cell, no figures piling up in memory)."""
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    display(fig)
-    plt.close(fig)
-
-
-def show(table: pd.DataFrame, name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None,
-         plot: bool = True) -> None:
-    """Display the table, its provenance and (``plot``) FID against the studied value."""
-    from IPython.display import Markdown, display
-
-    st = get_study(name)
-    display(display_table(table, name).style.hide(axis="index"))
-    display(Markdown(provenance(name, profile, seeds, results_dir)))
-    if plot and table["fid_mean"].notna().any():
-        r = next((rs[0] for rs in experiments.study_results(name, profile, seeds[:1], results_dir).values()), None)
-        label = f"{r['metrics']['features']}, n={r['metrics']['n_samples']}" if r else "no results"
-        show_figure(plots.study_plot(table, f"{st.section} {st.title}", PARAM_LABELS.get(st.param, st.param), label))
-
-
-def grids(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None,
-          values: Sequence[Any] | None = None, columns: int = 4) -> None:
-    """Show 100 samples of the first seed per value, captioned with that run's FID."""
-    by_value = experiments.study_results(name, profile, seeds[:1], results_dir, values)
-    if not by_value:
-        return _nothing_yet(name, profile)
-    samples = {k: v[0]["samples"] for k, v in by_value.items()}
-    captions = {k: f"{k}: FID {v[0]['metrics']['fid']:.1f}" for k, v in by_value.items()}
-    show_figure(plots.sample_grids(samples, columns=columns, caption=captions))
-
-
-def training_and_digits(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None,
-                        values: Sequence[Any] | None = None) -> None:
-    """Show the training-loss curves and the classifier's digit histograms (first seed per value)."""
-    by_value = experiments.study_results(name, profile, seeds[:1], results_dir, values)
-    if not by_value:
-        return _nothing_yet(name, profile)
-    show_figure(plots.loss_curves({k: v[0]["train"]["loss_curve"] for k, v in by_value.items()}))
-    show_figure(plots.digit_histograms({k: v[0]["metrics"]["digits"]["histogram"] for k, v in by_value.items()}))
-
-
 def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
     """One row per study of the part "Beyond the report", from stored results: its best
     configuration other than the tuned U-Net itself, and its FID (mean over the seeds stored,
     column ``seeds``), beside the tuned U-Net's (mean over its seeds; for a training length, the
     tuned U-Net trained as long, on the same seeds)."""
-    from .beyond import BEYOND, TUNED
-
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
     tuned = tuned_row(profile, results_dir)
     rows = []
     for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS):
         st = BEYOND[name]
-        t = experiments.tabulate(st, prof, RULE_SEEDS, results_dir)
+        t = runner.tabulate(st, prof, RULE_SEEDS, results_dir)
         t = merge_shared_runs(t[t["run"] != prof.apply(TUNED).hash()])  # the reference row is the last column; capped lengths are one run
         done = t[t["fid_mean"].notna()]
         best = done.loc[done["fid_mean"].idxmin()] if len(done) else None
         reference, note = tuned["fid_mean"], "fashion-cnn features: not comparable" if name == "fashion" else ""
         if st.param == "epochs" and best is not None:  # a training length: against the tuned U-Net trained as long, same seeds
-            lengths = merge_shared_runs(experiments.tabulate(get_study("epochs"), prof, list(best["seeds"]), results_dir)).set_index("value")
+            lengths = merge_shared_runs(runner.tabulate(get_study("epochs"), prof, list(best["seeds"]), results_dir)).set_index("value")
             reference, note = lengths.loc[best["value"], "fid_mean"], "tuned U-Net FID at the same length and seeds (the epochs study)"
         rows.append({
             "chapter": st.title,
@@ -219,7 +136,6 @@ def _named_value(st, value: str) -> str:
     return value if any(ch.isalpha() for ch in value) else f"{st.param} = {value}"
 
 
-
 def tuned_reference(profile: str, results_dir: str | Path | None = None) -> str:
     """One sentence with the tuned U-Net's FID over its seeds (the yardstick of the part "Beyond the report")."""
     row = tuned_row(profile, results_dir)
@@ -234,36 +150,6 @@ def digit_share(result: dict, digit: int) -> float:
     """Fraction (0-1) of a stored run's scored samples that the MNIST classifier reads as ``digit``."""
     hist = result["metrics"]["digits"]["histogram"]
     return hist[digit] / sum(hist)
-
-
-def glue_text(key: str, value: Any) -> None:
-    """Glue (myst-nb) ``value`` as Markdown text under ``key``, for ``{glue:md}`key``` in the
-    prose (a plain ``glue`` of a string would show its quotes)."""
-    from IPython.display import Markdown
-    from myst_nb import glue
-
-    glue(key, Markdown(str(value)), display=False)
-
-
-def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[int] = (0,),
-             results_dir: str | Path | None = None) -> dict[str, str]:
-    """Glue what the prose says of one study cell (first seed with a result): ``<prefix>_fid``
-    (mean over ``seeds``), ``<prefix>_fids`` (each seed's), ``<prefix>_epochs`` (ours),
-    ``<prefix>_images`` (seen in training), ``<prefix>_parameters`` (of the network), ``<prefix>_top_digit`` (the classifier's most
-    frequent reading of the samples), ``<prefix>_top_share`` (its share) and ``<prefix>_covered``
-    (digits seen at least once). "—" where there is no result. Returns them too."""
-    runs = experiments.study_results(name, profile, seeds, results_dir, [value]).get(get_study(name).label(value), [])
-    values = dict.fromkeys(["fid", "fids", "epochs", "images", "parameters", "top_digit", "top_share", "covered"], "—")
-    if runs:
-        r, fids = runs[0], [x["metrics"]["fid"] for x in runs]
-        hist = np.array(r["metrics"]["digits"]["histogram"])
-        values.update(fid=f"{np.mean(fids):.2f}", fids=", ".join(f"{f:.2f}" for f in fids), epochs=f"{r['train']['epochs']:g}",
-                      images=f"{r['train']['images_seen']:,}", parameters=f"{r['parameters']:,}", top_digit=str(int(hist.argmax())),
-                      top_share=f"{hist.max() / hist.sum():.0%}", covered=str(r["metrics"]["digits"]["classes_covered"]))
-    out = {f"{prefix}_{k}": v for k, v in values.items()}
-    for key, value in out.items():
-        glue_text(key, value)
-    return out
 
 
 def paired_gap(worse: pd.Series, better: pd.Series) -> tuple[list[int], float]:
@@ -320,48 +206,6 @@ def order_text(table: pd.DataFrame) -> str:
     return f"ours: {ours}; the report's: {theirs}" if len(done) > 1 else f"ours: {ours}"
 
 
-def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = float("nan"), sampling: bool = False) -> dict[str, str]:
-    """Glue (myst-nb) the numbers a chapter's prose quotes: ``<prefix>_best`` (our best value),
-    ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
-    report's choice), ``<prefix>_agree`` ("agrees" / "does not agree") and ``<prefix>_margin``
-    (the gap from our best to the runner-up, against twice ``spread``, the baseline's seed std;
-    when the two have different seeds, also the gap on the seeds they share, :func:`paired_gap`),
-    ``<prefix>_order`` (:func:`order_text`), ``<prefix>_ahead`` and ``<prefix>_behind``
-    (:func:`versus_choice`). Returns them too. ``sampling``: the rows are one
-    network sampled in different ways, and ``spread`` is :func:`sampling_spread`, so the margin
-    is read against the FID's sampling noise instead."""
-    st = get_study(name)
-    ranked = ranked_runs(table)
-    choice = table[table["report_best"]]
-    values = {
-        f"{prefix}_best": ranked["value"].iloc[0] if len(ranked) else "—",
-        f"{prefix}_best_fid": f"{ranked['fid_mean'].iloc[0]:.2f}" if len(ranked) else "—",
-        f"{prefix}_report_choice": st.label(st.report_choice),
-        f"{prefix}_report_choice_fid": f"{choice['fid_mean'].iloc[0]:.2f}" if len(choice) and choice["fid_mean"].notna().all() else "—",
-    }
-    values[f"{prefix}_order"] = order_text(table)
-    values.update(versus_choice(table, name, prefix, spread))
-    agree = len(ranked) and st.label(st.report_choice) in ranked["values"].iloc[0]
-    values[f"{prefix}_agree"] = "agrees" if agree else "does not agree"
-    if len(ranked) < 2 or np.isnan(spread):
-        values[f"{prefix}_margin"] = "not measured yet (it needs two values and the baseline's seed spread)"
-    else:
-        best, runner_up = ranked.iloc[0], ranked.iloc[1]
-        gap = runner_up["fid_mean"] - best["fid_mean"]
-        what = "the FID's sampling spread for one network" if sampling else "the baseline's seed spread"
-        values[f"{prefix}_margin"] = (f"{gap:.2f}, more than {twice(spread, what)}: a ranking" if gap > 2 * spread
-                                      else f"{gap:.2f}, less than {twice(spread, what)}: "
-                                      + ("within the FID's own noise, a tie" if sampling
-                                         else "not a ranking, even over the rule's three seeds"
-                                         if min(len(best["seeds"]), len(runner_up["seeds"])) >= len(RULE_SEEDS)
-                                         else "one seed does not settle it")
-                                      ) + _paired_text(runner_up, best)
-    for key, value in values.items():
-        glue_text(key, value)
-    return values
-
-
-
 def versus_choice(table: pd.DataFrame, name: str, prefix: str, spread: float) -> dict[str, str]:
     """``<prefix>_ahead`` and ``<prefix>_behind``: the values of a study table (``tabulate``)
     whose mean FID is lower, or higher, than ours at the report's choice by more than twice
@@ -406,7 +250,7 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
     spread = seed_spread(profile, results_dir)
     rows = []
     for name, st in STUDIES.items():
-        t = experiments.tabulate(st, prof, RULE_SEEDS, results_dir)
+        t = runner.tabulate(st, prof, RULE_SEEDS, results_dir)
         done = ranked_runs(t)
         best = done.iloc[0] if len(done) else None
         second = done.iloc[1] if len(done) > 1 else None
@@ -439,7 +283,7 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
     baseline = prof.apply(STUDIES["models"].config_for("unet")).hash()
     cells = [(f"{st.title.lower()} = {row['value']}", row, prof.apply(st.config_for(value)).hash() == baseline)
              for name, st in STUDIES.items() if name not in ("models", "epochs")
-             for value, (_, row) in zip(st.values, experiments.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())]
+             for value, (_, row) in zip(st.values, runner.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())]
     return _best_against_baseline(cells, tuned_row(profile, results_dir))
 
 
@@ -448,15 +292,13 @@ def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str
     its studies at the tuned U-Net's training budget (not the Fashion-MNIST chapter, whose FID is
     in other features; not the longer runs of the EMA chapter's trajectory), with the same keys,
     ``best`` naming the value and, in quotes, its chapter."""
-    from .beyond import BEYOND, TUNED
-
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
     tuned = prof.apply(TUNED)
     cells = [(f"{_named_value(st, row['value'])}, in \u201c{st.title}\u201d", row, False)
              for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
              for st in [BEYOND[name]]
-             for value, (_, row) in zip(st.values, experiments.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())
+             for value, (_, row) in zip(st.values, runner.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())
              if row["run"] != tuned.hash() and prof.apply(st.config_for(value)).epochs == tuned.epochs]
     return _best_against_baseline(cells, tuned_row(profile, results_dir))
 
@@ -480,3 +322,60 @@ def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Se
             out["verdict"] = ("more than twice the baseline's seed spread: a real improvement at this budget" if gap > 2 * base["fid_std"]
                               else "less than twice the baseline's seed spread: not a ranking")
     return out
+
+
+def run_values(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[int] = (0,),
+             results_dir: str | Path | None = None) -> dict[str, str]:
+    """What the prose says of one study cell (first seed with a result): ``<prefix>_fid``
+    (mean over ``seeds``), ``<prefix>_fids`` (each seed's), ``<prefix>_epochs`` (ours),
+    ``<prefix>_images`` (seen in training), ``<prefix>_parameters`` (of the network), ``<prefix>_top_digit`` (the classifier's most
+    frequent reading of the samples), ``<prefix>_top_share`` (its share) and ``<prefix>_covered``
+    (digits seen at least once). "—" where there is no result; :func:`~ddpm_mnist.book.display.glue_run` glues them."""
+    runs = runner.study_results(name, profile, seeds, results_dir, [value]).get(get_study(name).label(value), [])
+    values = dict.fromkeys(["fid", "fids", "epochs", "images", "parameters", "top_digit", "top_share", "covered"], "—")
+    if runs:
+        r, fids = runs[0], [x["metrics"]["fid"] for x in runs]
+        hist = np.array(r["metrics"]["digits"]["histogram"])
+        values.update(fid=f"{np.mean(fids):.2f}", fids=", ".join(f"{f:.2f}" for f in fids), epochs=f"{r['train']['epochs']:g}",
+                      images=f"{r['train']['images_seen']:,}", parameters=f"{r['parameters']:,}", top_digit=str(int(hist.argmax())),
+                      top_share=f"{hist.max() / hist.sum():.0%}", covered=str(r["metrics"]["digits"]["classes_covered"]))
+    return {f"{prefix}_{k}": v for k, v in values.items()}
+
+
+def study_values(table: pd.DataFrame, name: str, prefix: str, spread: float = float("nan"), sampling: bool = False) -> dict[str, str]:
+    """The numbers a chapter's prose quotes (glued by :func:`~ddpm_mnist.book.display.glue_study`): ``<prefix>_best`` (our best value),
+    ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
+    report's choice), ``<prefix>_agree`` ("agrees" / "does not agree") and ``<prefix>_margin``
+    (the gap from our best to the runner-up, against twice ``spread``, the baseline's seed std;
+    when the two have different seeds, also the gap on the seeds they share, :func:`paired_gap`),
+    ``<prefix>_order`` (:func:`order_text`), ``<prefix>_ahead`` and ``<prefix>_behind``
+    (:func:`versus_choice`). ``sampling``: the rows are one
+    network sampled in different ways, and ``spread`` is :func:`sampling_spread`, so the margin
+    is read against the FID's sampling noise instead."""
+    st = get_study(name)
+    ranked = ranked_runs(table)
+    choice = table[table["report_best"]]
+    values = {
+        f"{prefix}_best": ranked["value"].iloc[0] if len(ranked) else "—",
+        f"{prefix}_best_fid": f"{ranked['fid_mean'].iloc[0]:.2f}" if len(ranked) else "—",
+        f"{prefix}_report_choice": st.label(st.report_choice),
+        f"{prefix}_report_choice_fid": f"{choice['fid_mean'].iloc[0]:.2f}" if len(choice) and choice["fid_mean"].notna().all() else "—",
+    }
+    values[f"{prefix}_order"] = order_text(table)
+    values.update(versus_choice(table, name, prefix, spread))
+    agree = len(ranked) and st.label(st.report_choice) in ranked["values"].iloc[0]
+    values[f"{prefix}_agree"] = "agrees" if agree else "does not agree"
+    if len(ranked) < 2 or np.isnan(spread):
+        values[f"{prefix}_margin"] = "not measured yet (it needs two values and the baseline's seed spread)"
+    else:
+        best, runner_up = ranked.iloc[0], ranked.iloc[1]
+        gap = runner_up["fid_mean"] - best["fid_mean"]
+        what = "the FID's sampling spread for one network" if sampling else "the baseline's seed spread"
+        values[f"{prefix}_margin"] = (f"{gap:.2f}, more than {twice(spread, what)}: a ranking" if gap > 2 * spread
+                                      else f"{gap:.2f}, less than {twice(spread, what)}: "
+                                      + ("within the FID's own noise, a tie" if sampling
+                                         else "not a ranking, even over the rule's three seeds"
+                                         if min(len(best["seeds"]), len(runner_up["seeds"])) >= len(RULE_SEEDS)
+                                         else "one seed does not settle it")
+                                      ) + _paired_text(runner_up, best)
+    return values

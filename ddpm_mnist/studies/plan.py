@@ -9,15 +9,17 @@ and :data:`BEYOND_RUNS` list what the chapters show; :func:`run_order` is the or
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import experiments
+from . import runner
 from .beyond import BEYOND
 from .profiles import get_profile, results_dir_for
-from .report import Study, get_study
+from .registry import get_study
+from .study import Study
 
 TUNED_EPOCHS = [50, 1000]
 """The tuned U-Net (book/tuned.md): the report's final configuration at the epochs of its figure 8
@@ -46,7 +48,7 @@ def tuned_row(profile: str, results_dir: str | Path | None = None) -> pd.Series:
     """The tuned U-Net's row (the baseline over its seeds) of the model comparison."""
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
-    return experiments.tabulate(get_study("models"), prof, RULE_SEEDS, results_dir, ["unet"]).iloc[0]
+    return runner.tabulate(get_study("models"), prof, RULE_SEEDS, results_dir, ["unet"]).iloc[0]
 
 
 def close_values(table: pd.DataFrame, spread: float) -> list[str]:
@@ -82,7 +84,7 @@ def extra_seed_runs(profile: str, results_dir: str | Path | None = None,
     out = []
     for name in (n for n in RULE_STUDIES if n in studies):
         st = get_study(name)
-        table = experiments.tabulate(st, get_profile(profile), RULE_SEEDS[:1], results_dir_for(profile, results_dir))
+        table = runner.tabulate(st, get_profile(profile), RULE_SEEDS[:1], results_dir_for(profile, results_dir))
         close = set(close_values(table, spread))
         out += [(name, batch, RULE_SEEDS[1:]) for batch in rule_batches(st, [v for v in st.values if st.label(v) in close])]
     return out
@@ -91,7 +93,7 @@ def extra_seed_runs(profile: str, results_dir: str | Path | None = None,
 def rule_batches(st: Study, values: list) -> list[list]:
     """The further seeds' values of a rule study, in the batches they are trained in: all at once,
     except in the epochs study, one at a time from the shortest, so that each of a seed's runs
-    continues its last shorter one (:func:`ddpm_mnist.experiments.shorter_checkpoint`) and lands
+    continues its last shorter one (:func:`ddpm_mnist.studies.runner.shorter_checkpoint`) and lands
     on its own."""
     if not values:
         return []
@@ -119,7 +121,7 @@ CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
 ``scripts/run_profile.py`` computes them: the U-Net baseline over three seeds (the yardstick
 of seed noise), the epochs study (whose longest run is the tuned U-Net's first seed), the
 tuned U-Net's other seeds (each continues its seed's shorter runs, see
-:func:`ddpm_mnist.experiments.shorter_checkpoint`; the seed rule usually asks for them
+:func:`ddpm_mnist.studies.runner.shorter_checkpoint`; the seed rule usually asks for them
 already), the tuned U-Net under the three sampler variances and eight other sampling seeds,
 the baseline's three seeds under the three variances (all sampling only), the cheap dense and
 convolutional models, then the other studies (with :data:`BEYOND_RUNS` after
@@ -135,13 +137,13 @@ BEYOND_RUNS: list[tuple[str, list | None, list[int]]] = [
     *[("ema", [length], [0]) for length in EMA_LENGTHS],
     ("eps-fixes", ["x0-l2"], RULE_SEEDS[1:]),
 ]
-"""The runs of the part "Beyond the report" (:data:`ddpm_mnist.beyond.BEYOND`): one seed each,
+"""The runs of the part "Beyond the report" (:data:`ddpm_mnist.studies.beyond.BEYOND`): one seed each,
 and the rule's further seeds for the fixes of the ε losses that beat the report's loss by more
 than twice the baseline's seed spread on their first seed (``book/beyond-eps.md``): v-prediction
 before the EMA trajectory, the longest item (a four-times-longer training run), since the
 conclusion rests on it; x0-prediction, level with it on seed 0, after. The EMA trajectory is
 computed one length at a time from the shortest, each continuing the last
-(:func:`ddpm_mnist.experiments.shorter_checkpoint`), so that each length lands as soon as it
+(:func:`ddpm_mnist.studies.runner.shorter_checkpoint`), so that each length lands as soon as it
 is trained: a two-hour process that ends with the session would otherwise leave nothing."""
 
 BEYOND_AFTER = "loss"
@@ -174,15 +176,39 @@ def missing(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
     rows, seen = [], set()
     for name, values, seeds in run_order(profile, results_dir):
         st = get_study(name)
-        for value, seed, config in experiments.study_configs(st, prof, seeds, values):
+        for value, seed, config in runner.study_configs(st, prof, seeds, values):
             if config.hash() in seen:
                 continue
             seen.add(config.hash())
             try:
-                done = experiments.load_result(config, results_dir) is not None
-            except experiments.CorruptResultError:
+                done = runner.load_result(config, results_dir) is not None
+            except runner.CorruptResultError:
                 done = False
             if not done:
                 rows.append({"study": name, "value": st.label(value), "seed": seed, "hash": config.hash()})
     return pd.DataFrame(rows, columns=["study", "value", "seed", "hash"])
 
+
+def run_study(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None, device: str = "auto",
+              values: Sequence[Any] | None = None, train_missing: bool | None = None) -> pd.DataFrame:
+    """:func:`ddpm_mnist.studies.runner.study`, quiet in the smoke profile; the table holds every
+    stored result of ``seeds``.
+
+    ``train_missing`` None: train missing runs except at the ``cpu`` profile, whose results are
+    computed in the background and committed (the published build never trains; a missing
+    cell shows as "—"). For the studies of :data:`RULE_STUDIES` the first seed is trained for
+    every value and the others only for the values that :func:`close_values` picks."""
+    if train_missing is None:
+        train_missing = profile != "cpu"
+    kw = dict(results_dir=results_dir, device=device, progress=profile != "smoke")
+    if not train_missing:
+        return runner.tabulate(get_study(name), get_profile(profile), seeds, results_dir_for(profile, results_dir), values)
+    if name not in RULE_STUDIES or len(seeds) < 2:
+        return runner.study(name, profile, seeds=seeds, values=values, **kw)
+    runner.study("models", profile, seeds=RULE_SEEDS, values=["unet"], **kw)  # the spread the rule needs
+    first = runner.study(name, profile, seeds=seeds[:1], values=values, **kw)
+    close = close_values(first, seed_spread(profile, results_dir))
+    st = get_study(name)
+    for batch in rule_batches(st, [v for v in st.values if st.label(v) in close]):
+        runner.study(name, profile, seeds=seeds[1:], values=batch, **kw)
+    return runner.tabulate(st, get_profile(profile), seeds, results_dir_for(profile, results_dir), values)

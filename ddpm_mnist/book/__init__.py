@@ -1,0 +1,21 @@
+"""What the book's chapters call: :mod:`.analysis` (pure functions over result tables),
+:mod:`.display` (tables, grids and glue in a notebook) and :mod:`.plots` (matplotlib figures).
+
+The names below are the chapters' vocabulary (``book.run_study``, ``book.show``,
+``book.glue_study``...), gathered here so that a chapter needs one import.
+"""
+
+from ..studies.plan import run_study
+from .analysis import (
+    best_beyond, best_configuration, beyond_summary, digit_share, display_table, fid_text, merge_shared_runs, order_text,
+    paired_gap, precision_text, provenance, ranked_runs, run_values, sampling_spread, study_values, summary, tuned_reference,
+    twice, versus_choice,
+)
+from .display import glue_all, glue_run, glue_study, glue_text, grids, show, show_figure, training_and_digits
+
+__all__ = [
+    "best_beyond", "best_configuration", "beyond_summary", "digit_share", "display_table", "fid_text", "glue_all", "glue_run",
+    "glue_study", "glue_text", "grids", "merge_shared_runs", "order_text", "paired_gap", "precision_text", "provenance",
+    "ranked_runs", "run_study", "run_values", "sampling_spread", "show", "show_figure", "study_values", "summary",
+    "training_and_digits", "tuned_reference", "twice", "versus_choice",
+]

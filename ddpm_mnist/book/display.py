@@ -1,0 +1,102 @@
+"""The book's display: what a chapter calls to show a study (tables, plots, grids) and to glue
+the numbers its prose quotes (myst-nb). Needs IPython; the numbers come from
+:mod:`ddpm_mnist.book.analysis`.
+
+A study chapter is three calls::
+
+    table = book.run_study("batch-size", profile, seeds, results_dir, device)
+    book.show(table, "batch-size", profile, seeds, results_dir)
+    book.grids("batch-size", profile, seeds, results_dir)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..studies import runner
+from ..studies.registry import get_study
+from . import analysis, plots
+from .analysis import PARAM_LABELS, display_table, provenance
+
+
+def _nothing_yet(name: str, profile: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"*No stored results of the {name} study at the `{profile}` profile yet.*"))
+
+
+def show_figure(fig) -> None:
+    """Display a matplotlib figure in the notebook once, and close it (no second copy at the
+    end of the cell, no figures piling up in memory)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    display(fig)
+    plt.close(fig)
+
+
+def show(table: pd.DataFrame, name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None,
+         plot: bool = True) -> None:
+    """Display the table, its provenance and (``plot``) FID against the studied value."""
+    from IPython.display import Markdown, display
+
+    st = get_study(name)
+    display(display_table(table, name).style.hide(axis="index"))
+    display(Markdown(provenance(name, profile, seeds, results_dir)))
+    if plot and table["fid_mean"].notna().any():
+        r = next((rs[0] for rs in runner.study_results(name, profile, seeds[:1], results_dir).values()), None)
+        label = f"{r['metrics']['features']}, n={r['metrics']['n_samples']}" if r else "no results"
+        show_figure(plots.study_plot(table, f"{st.section} {st.title}", PARAM_LABELS.get(st.param, st.param), label))
+
+
+def grids(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None,
+          values: Sequence[Any] | None = None, columns: int = 4) -> None:
+    """Show 100 samples of the first seed per value, captioned with that run's FID."""
+    by_value = runner.study_results(name, profile, seeds[:1], results_dir, values)
+    if not by_value:
+        return _nothing_yet(name, profile)
+    samples = {k: v[0]["samples"] for k, v in by_value.items()}
+    captions = {k: f"{k}: FID {v[0]['metrics']['fid']:.1f}" for k, v in by_value.items()}
+    show_figure(plots.sample_grids(samples, columns=columns, caption=captions))
+
+
+def training_and_digits(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path | None = None,
+                        values: Sequence[Any] | None = None) -> None:
+    """Show the training-loss curves and the classifier's digit histograms (first seed per value)."""
+    by_value = runner.study_results(name, profile, seeds[:1], results_dir, values)
+    if not by_value:
+        return _nothing_yet(name, profile)
+    show_figure(plots.loss_curves({k: v[0]["train"]["loss_curve"] for k, v in by_value.items()}))
+    show_figure(plots.digit_histograms({k: v[0]["metrics"]["digits"]["histogram"] for k, v in by_value.items()}))
+
+
+def glue_text(key: str, value: Any) -> None:
+    """Glue (myst-nb) ``value`` as Markdown text under ``key``, for ``{glue:md}`key``` in the
+    prose (a plain ``glue`` of a string would show its quotes)."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(key, Markdown(str(value)), display=False)
+
+
+def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[int] = (0,),
+             results_dir: str | Path | None = None) -> dict[str, str]:
+    """Glue :func:`~ddpm_mnist.book.analysis.run_values` (one study cell) for the prose; returns them too."""
+    return glue_all(analysis.run_values(name, profile, value, prefix, seeds, results_dir))
+
+
+def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = float("nan"), sampling: bool = False) -> dict[str, str]:
+    """Glue :func:`~ddpm_mnist.book.analysis.study_values` (a study's best value, margins, orders)
+    for the prose; returns them too."""
+    return glue_all(analysis.study_values(table, name, prefix, spread, sampling))
+
+
+def glue_all(values: dict[str, Any]) -> dict[str, Any]:
+    """:func:`glue_text` every ``key: value`` of ``values``; returns ``values``."""
+    for key, value in values.items():
+        glue_text(key, value)
+    return values

@@ -1,0 +1,3 @@
+"""Evaluation: the MNIST classifier (:mod:`.classifier`), feature extractors and FID
+(:mod:`.metrics`), nearest training images (:mod:`.memorisation`). Imports :mod:`ddpm_mnist.core`
+only (and the package's ``data`` and ``io``)."""

@@ -150,7 +150,7 @@ def ddim_step(output: torch.Tensor, t: int, s: int, x_t: torch.Tensor, generator
     return x
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def ancestral_sample(
     model: torch.nn.Module,
     alpha_bar: torch.Tensor,
@@ -192,7 +192,7 @@ def ddim_timesteps(T: int, steps: int) -> list[int]:
     return sorted(set(grid), reverse=True)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def ddim_sample(
     model: torch.nn.Module,
     alpha_bar: torch.Tensor,

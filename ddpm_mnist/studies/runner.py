@@ -36,6 +36,7 @@ from ..eval import classifier, metrics
 from ..io import exclusive, save_npy, write_json
 from ..train import checkpoint as ckpt
 from ..train.device import resolve_device
+from ..train.fastpath import describe_machine, sampling_model
 from ..train.training import train
 from .config import RunConfig
 from .profiles import Profile, get_profile, results_dir_for
@@ -117,8 +118,10 @@ def draw_samples(config: RunConfig, model: torch.nn.Module, n: int, device: torc
 def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.device, progress: bool) -> tuple[dict, np.ndarray]:
     spec = config.spec
     labels = class_labels(config.n_samples, spec.num_classes) if spec.num_classes else None
-    t0 = time.perf_counter()
-    x = draw_samples(config, model, config.n_samples, device, labels, progress)
+    t0 = time.perf_counter()  # compiling, when the fast path compiles, counts as sampling time
+    image_steps = config.n_samples * config.evaluations * (2 if config.guidance else 1)
+    fast, sampling_path = sampling_model(model, device, image_steps)
+    x = draw_samples(config, fast, config.n_samples, device, labels, progress)
     sample_time = time.perf_counter() - t0
     nonfinite = float((~torch.isfinite(x)).flatten(1).any(1).float().mean())
     images = to_uint8(x, spec.value_range)
@@ -132,6 +135,7 @@ def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.d
         "nonfinite_fraction": nonfinite,
         "digits": classifier.digit_summary(images, labels, config.dataset),
         "sample_time_s": round(sample_time, 2),
+        "sampling_path": sampling_path,
         "score_time_s": round(time.perf_counter() - t0, 2),
     }
     return scored, images[:N_FIGURE_SAMPLES, 0].numpy()
@@ -149,6 +153,7 @@ def _write_result(config, results_dir, *, profile, device, train_info, scored, s
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads",
         "code_version": code_version(),
         "torch": torch.__version__,
+        "machine": describe_machine(),  # threads, CPU capability, native bf16 of the process that sampled and scored
         "parameters": parameters,
         "train": train_info,
         "metrics": scored,
@@ -223,7 +228,7 @@ def _train_and_score(config: RunConfig, results_dir: str | Path, ck: Path, targe
                                 dataset=config.dataset)
     result = train(
         config.spec, images, labels=labels, p_uncond=config.p_uncond, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, grad_clip=config.grad_clip,
-        ema_decay=config.ema_decay, seed=config.seed, device=dev, compile=dev.type == "cuda" if compile is None else compile,
+        ema_decay=config.ema_decay, seed=config.seed, device=dev, compile=compile,
         checkpoint_path=ck, keep_epochs=milestones, extend=extend and extend[0], progress=progress,
     )
     final = None
@@ -249,6 +254,7 @@ def _train_and_score(config: RunConfig, results_dir: str | Path, ck: Path, targe
             "train_images": len(images),
             "extended_from_step": state.get("extended_from_step"),  # continued a shorter run; wall_time_s includes it
             "precision_steps": state.get("precision_steps"),  # steps trained in float32 / under bfloat16 autocast
+            "numerics": state.get("numerics"),  # the training path (precision, compile, channels-last, micro-batch), threads, CPU
         }
         scored, samples = _sample_and_score(c, model, dev, progress)
         out = _write_result(c, results_dir, profile=profile, device=dev, train_info=train_info, scored=scored, samples=samples,

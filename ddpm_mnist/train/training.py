@@ -27,7 +27,8 @@ from tqdm import tqdm
 from ..core.losses import get_loss, training_pair
 from ..core.spec import DenoiserSpec
 from . import checkpoint as ckpt
-from .device import autocast_dtype, resolve_device
+from .device import resolve_device
+from .fastpath import NAIVE, TrainPath, default_train_path, describe_machine
 
 
 @dataclass
@@ -43,6 +44,7 @@ class TrainResult:
     resumed_from_step: int = 0
     extended_from_step: int | None = None  # the step of the shorter run this one continued, if any
     epoch_checkpoints: dict[float, str] = field(default_factory=dict)
+    numerics: dict = field(default_factory=dict)  # the path its steps took and the machine (last call of a resumed run)
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -55,8 +57,7 @@ def make_train_step(
     model: torch.nn.Module,
     opt: torch.optim.Optimizer,
     *,
-    autocast: torch.dtype | None = None,
-    compile: bool = False,
+    path: TrainPath = NAIVE,
     grad_clip: float | None = 1.0,
     p_uncond: float = 0.1,
 ) -> Callable[..., torch.Tensor]:
@@ -65,32 +66,41 @@ def make_train_step(
 
     ``x0``: a batch of clean images (B, C, 28, 28) on the model's device. The step draws
     ``t`` uniformly in 1..T and the noise from ``generator``, builds the loss target of
-    ``spec.loss``, and updates ``model`` through ``opt``. ``autocast``: dtype for mixed
-    precision (None: fp32); ``compile``: run the network through ``torch.compile``.
+    ``spec.loss``, and updates ``model`` through ``opt``. ``path``: how the step is computed
+    (:class:`~ddpm_mnist.train.fastpath.TrainPath`: mixed precision, compile, channels-last, in
+    which case ``model`` must already be channels-last, micro-batches); every path gives the
+    same step up to rounding.
     A class-conditional network also takes the labels ``y`` (int64 (B,)), each replaced by
     "no label" with probability ``p_uncond`` (classifier-free guidance training).
     """
     alpha_bar = spec.alpha_bar()
     loss_fn = get_loss(spec.loss)
-    forward = torch.compile(model) if compile else model
+    forward = torch.compile(model) if path.compile else model
     device_type = next(model.parameters()).device.type
 
     def step(x0: torch.Tensor, generator: torch.Generator, y: torch.Tensor | None = None) -> torch.Tensor:
-        t = torch.randint(1, spec.T + 1, (len(x0),), generator=generator, device=x0.device)
+        n = len(x0)
+        t = torch.randint(1, spec.T + 1, (n,), generator=generator, device=x0.device)
         x_t, target = training_pair(spec.target, x0, t, alpha_bar, generator)
+        if path.channels_last:
+            x_t = x_t.contiguous(memory_format=torch.channels_last)
         args = (x_t, t)
         if spec.num_classes:
-            drop = torch.rand(len(x0), generator=generator, device=x0.device) < p_uncond
+            drop = torch.rand(n, generator=generator, device=x0.device) < p_uncond
             args = (x_t, t, torch.where(drop, spec.num_classes, y))
-        with torch.autocast(device_type, dtype=autocast) if autocast else contextlib.nullcontext():
-            out = forward(*args)
-        loss = loss_fn(out, target)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        size = path.micro_batch or n
+        loss = torch.zeros((), device=x0.device)
+        for i in range(0, n, size):  # the batch's mean loss, accumulated over micro-batches
+            with torch.autocast(device_type, dtype=path.autocast) if path.autocast else contextlib.nullcontext():
+                out = forward(*(a[i : i + size] for a in args))
+            part = loss_fn(out, target[i : i + size]) * (len(out) / n)
+            part.backward()
+            loss += part.detach()
         if grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
-        return loss.detach()
+        return loss
 
     return step
 
@@ -138,14 +148,16 @@ def _restore(run: _Run, source: str | os.PathLike, spec: DenoiserSpec, settings:
 
 
 def _save(path: str | os.PathLike, run: _Run, spec: DenoiserSpec, settings: dict, *, precision: str, resumed_from: int,
-          seconds: float) -> None:
-    """Atomically checkpoint ``run`` at its current step; ``seconds``: training time of this call so far."""
+          seconds: float, numerics: dict) -> None:
+    """Atomically checkpoint ``run`` at its current step; ``seconds``: training time of this call so far;
+    ``numerics``: how this call computes its steps (the path and the machine)."""
     ckpt.save(
         path, spec, run.model, optimizer=run.opt.state_dict(), step=run.step, settings=settings,
         generator=run.gen.get_state(), losses=run.losses, train_time_s=run.time_before + seconds,
         ema_state_dict=run.ema.module.state_dict() if run.ema else None,
         ema_n_averaged=run.ema.n_averaged.clone() if run.ema else None, extended_from_step=run.extended_from,
         precision_steps={**run.precision_before, precision: run.precision_before.get(precision, 0) + run.step - resumed_from},
+        numerics=numerics,
     )
 
 
@@ -188,7 +200,8 @@ def train(
     seed: int = 0,
     device: str | torch.device = "auto",
     amp: bool | None = None,
-    compile: bool = False,
+    compile: bool | None = None,
+    path: TrainPath | None = None,
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int = 200,
     keep_epochs: Iterable[float] = (),
@@ -208,8 +221,11 @@ def train(
     a copy of the checkpoint after these (possibly fractional) epochs, see :func:`kept_checkpoint`.
     ``extend``: when ``checkpoint_path`` does not exist yet, start from this checkpoint of a
     shorter run with otherwise identical settings (the learning rate is constant and the data
-    order depends only on the seed, so this equals training from scratch). ``amp``: None picks
-    :func:`~ddpm_mnist.train.device.autocast_dtype`. ``stop_after``: stop after that many steps
+    order depends only on the seed, so this equals training from scratch). ``path``: how each
+    step is computed (:class:`~ddpm_mnist.train.fastpath.TrainPath`); None takes the fastest on
+    ``device`` (:func:`~ddpm_mnist.train.fastpath.default_train_path`), with bf16 autocast as
+    ``amp`` says (None: where native) and ``torch.compile`` as ``compile`` says (None: on CUDA).
+    ``stop_after``: stop after that many steps
     in total (used to test interruption).
     """
     device = resolve_device(device)
@@ -231,9 +247,13 @@ def train(
     if spec.num_classes:
         settings["p_uncond"] = p_uncond
 
+    path = default_train_path(device, amp=amp, compile=compile) if path is None else path
     torch.manual_seed(seed)  # the initial weights
     model = spec.build().to(device)
-    run = _Run(model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay),
+    if path.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    fused = {"fused": True} if path.fused_adamw else {}
+    run = _Run(model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, **fused),
                AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) if ema_decay else None,
                torch.Generator(device=device).manual_seed(seed))
     source = checkpoint_path if checkpoint_path is not None and Path(checkpoint_path).exists() else extend
@@ -241,16 +261,18 @@ def train(
         _restore(run, source, spec, settings, extending=source == extend, total_steps=total_steps)
     resumed_from = run.step
 
-    dtype = autocast_dtype(device) if amp is None else (torch.bfloat16 if amp else None)
-    precision = str(dtype or torch.float32).removeprefix("torch.")
+    precision = str(path.autocast or torch.float32).removeprefix("torch.")
     images = images.to(device)
     labels = labels.to(device) if spec.num_classes else None
-    train_step = make_train_step(spec, model, run.opt, autocast=dtype, compile=compile, grad_clip=grad_clip, p_uncond=p_uncond)
+    train_step = make_train_step(spec, model, run.opt, path=path, grad_clip=grad_clip, p_uncond=p_uncond)
     start = time.perf_counter()
     end = total_steps if stop_after is None else min(total_steps, stop_after)
 
-    def save(path: str | os.PathLike) -> None:
-        _save(path, run, spec, settings, precision=precision, resumed_from=resumed_from, seconds=time.perf_counter() - start)
+    numerics = {**path.describe(), **describe_machine()}
+
+    def save(out: str | os.PathLike) -> None:
+        _save(out, run, spec, settings, precision=precision, resumed_from=resumed_from, seconds=time.perf_counter() - start,
+              numerics=numerics)
 
     def after_step(step: int) -> None:
         if checkpoint_path is None:
@@ -267,7 +289,7 @@ def train(
     kept = {e: str(kept_checkpoint(checkpoint_path, e)) for es in milestones.values() for e in es
             if checkpoint_path is not None and kept_checkpoint(checkpoint_path, e).exists()}
     return TrainResult(model, run.ema.module if run.ema else None, run.losses, run.step, run.step * bs,
-                       run.time_before + time.perf_counter() - start, resumed_from, run.extended_from, kept)
+                       run.time_before + time.perf_counter() - start, resumed_from, run.extended_from, kept, numerics)
 
 
 def steps_for(epochs: float, steps_per_epoch: int) -> int:

@@ -76,7 +76,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise SystemExit(f"--guidance needs a class-conditional checkpoint; {args.checkpoint} is unconditional")
     labels = class_labels(args.n, spec.num_classes) if spec.num_classes else None  # rows of 10 per class
     options = {o: getattr(args, o) for o in SAMPLERS[args.sampler].options}  # each option is a flag of the same name
-    evaluations = (args.steps or spec.T) if args.sampler == "ddim" else spec.T
+    evaluations = SAMPLERS[args.sampler].evaluations(spec.T, options)
     model, _ = sampling_model(model, device, args.n * evaluations * (2 if args.guidance else 1))
     x = sample(args.sampler, model, spec.alpha_bar(), spec.target, args.n, options=options, seed=args.seed, device=device,
                batch_size=args.batch_size, progress=not args.quiet, labels=labels, guidance=args.guidance)

@@ -245,11 +245,14 @@ class Sampler:
     sample: Callable[..., torch.Tensor]
     options: tuple[str, ...]
     description: str
+    evaluations: Callable[[int, dict], int] = lambda T, options: T
+    """Network evaluations per sample for T noising steps and these options (without guidance)."""
 
 
 SAMPLERS: dict[str, Sampler] = {
     "ancestral": Sampler(ancestral_sample, ("variance",), "the report's sampler (Ho et al., Algorithm 2); variance: report, beta or beta-tilde"),
-    "ddim": Sampler(ddim_sample, ("steps", "eta"), "DDIM (Song et al., 2021); steps: network evaluations, eta: 0 deterministic"),
+    "ddim": Sampler(ddim_sample, ("steps", "eta"), "DDIM (Song et al., 2021); steps: network evaluations, eta: 0 deterministic",
+                    lambda T, options: options.get("steps") or T),
 }
 """The samplers by name: the one place their names and options are listed."""
 

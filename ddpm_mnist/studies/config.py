@@ -74,8 +74,8 @@ class RunConfig:
 
     @property
     def evaluations(self) -> int:
-        """Network evaluations per sample: DDIM's step count (all T by default), else T."""
-        return (self.ddim_steps or self.T) if self.sampler == "ddim" else self.T
+        """Network evaluations per sample (without guidance): DDIM's step count (all T by default), else T."""
+        return SAMPLERS[self.sampler].evaluations(self.T, self.sampler_options)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "epochs", float(self.epochs))  # 50 and 50.0 must hash alike

@@ -9,8 +9,8 @@ and :data:`BEYOND_RUNS` list what the chapters show; :func:`run_order` is the or
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -12,12 +12,13 @@ and backward, at the default path's micro-batch, memory format and precision, an
 the images/s the step would reach if nothing but those layers ran, and the default step's share
 of it. The last line is machine-readable: ``default-step-ratio: X.XX`` (train default over naive).
 
-Tried on a 2-core AVX2-only AMD EPYC (torch 2.14.1, fp32; ratios to the naive loop, one run,
-noisy to about +-5 %): channels-last 1.09x; micro-batches of 128 1.13x, of 64 1.20x, of 32 1.14x
-(the activations of a whole batch, 25-50 MB a layer, do not fit in the caches; GroupNorm acts per
-image so the gradients are the same); fused AdamW 1.04x; torch.compile 0.98x, with channels-last
-0.95x (no gain, a minute of compiling); ``torch.set_flush_denormal`` no gain; bf16 autocast is
-emulated there and about 10x slower. On an AMX / AVX-512-BF16 machine earlier (issue 25):
+Tried on a 2-core AVX2-only AMD EPYC (torch 2.14.1, fp32; ratios to the naive loop, each from one
+run, which drifts by 5-10 % between runs): channels-last 0.96-1.09x; micro-batches of 128 1.13x, of
+64 1.00-1.20x, of 32 1.14x (the activations of a whole batch, 25-50 MB a layer, do not fit in the
+caches; GroupNorm acts per image so the gradients are the same); fused AdamW 1.00-1.05x;
+torch.compile 0.98x, with channels-last 0.95x (no gain, a minute of compiling); bf16 autocast is
+emulated there and about 10x slower. The layers alone (the ceiling below) run at about 160
+images/s against about 130 for the naive step: in fp32 this step is bound by its convolutions. On an AMX / AVX-512-BF16 machine earlier (issue 25):
 channels-last 1.17x, bf16 + channels-last 1.72x, compile + bf16 2.39x.
 
 Usage: ``python benchmarks/train_throughput.py [--steps N] [--device D] [--compile] [--bf16]``.

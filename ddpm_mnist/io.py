@@ -62,6 +62,17 @@ def save_npy(path: str | os.PathLike, array) -> Path:
     return atomic_write(path, write)
 
 
+def save_npz(path: str | os.PathLike, **arrays) -> Path:
+    """Atomically save named numpy arrays as a compressed ``.npz``."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    return atomic_write(path, write)
+
+
 class LockedError(RuntimeError):
     """Another process holds the lock asked for (see :func:`exclusive`)."""
 

@@ -22,10 +22,11 @@ import argparse
 import time
 
 from ddpm_mnist.studies.beyond import BEYOND
-from ddpm_mnist.studies.plan import BEYOND_RUNS, CHAPTER_RUNS, run_order
+from ddpm_mnist.studies.plan import BEYOND_RUNS, CHAPTER_RUNS, PROTOCOL_RUNS, run_order
 from ddpm_mnist.studies.runner import PlannedRun, load_result, plan, run
 from ddpm_mnist.io import LockedError
 from ddpm_mnist.studies.profiles import Profile, get_profile
+from ddpm_mnist.studies.protocol import PROTOCOL
 from ddpm_mnist.studies.report import STUDIES
 from ddpm_mnist.studies.registry import get_study
 
@@ -33,12 +34,13 @@ from ddpm_mnist.studies.registry import get_study
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--studies", nargs="+", default=[*STUDIES, *BEYOND], choices=[*STUDIES, *BEYOND])
+    every = [*STUDIES, *BEYOND, PROTOCOL.name]
+    parser.add_argument("--studies", nargs="+", default=every, choices=every)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     prof = get_profile(args.profile)
-    planned = {name for name, _, _ in CHAPTER_RUNS + BEYOND_RUNS}
-    assert planned == set(STUDIES) | set(BEYOND), "CHAPTER_RUNS and BEYOND_RUNS must cover every study"
+    planned = {name for name, _, _ in PROTOCOL_RUNS + CHAPTER_RUNS + BEYOND_RUNS}
+    assert planned == set(every), "CHAPTER_RUNS and BEYOND_RUNS must cover every study"
     put_off = []
     for name, values, seeds in run_order(prof.name):
         if name not in args.studies:

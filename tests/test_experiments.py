@@ -33,6 +33,7 @@ def test_hash_changes_with_every_field():
         "ema_decay": 0.999, "train_subset": 1000, "sampler": "ddim", "variance": "beta-tilde", "ddim_steps": 5,
         "ddim_eta": 1.0, "n_samples": 9999, "fid_features": "inception", "fid_reference": "train", "seed": 1,
         "dataset": "fashion-mnist", "p_uncond": 0.2, "guidance": 1.0, "sample_seed": 3,
+        "optimizer": "schedulefree", "lr_schedule": "cosine", "warmup_steps": 10, "ema_warmup": True, "use_ema": False,
     }
     assert set(changed) == {f.name for f in dataclasses.fields(RunConfig)}
     conditional = UNET.with_param("model_options.num_classes", 10)
@@ -40,6 +41,8 @@ def test_hash_changes_with_every_field():
     for name, value in changed.items():
         opts = {"model_options": {}} if name == "model" else {}
         base = conditional if name == "guidance" else UNET
+        if name == "optimizer":
+            base = dataclasses.replace(base, lr_schedule="constant")
         hashes.add(dataclasses.replace(base, **{name: value, **opts}).hash())
     assert len(hashes) == len(changed) + 2
 

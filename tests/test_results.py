@@ -95,6 +95,7 @@ def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
 
     monkeypatch.setattr(plan, "extra_seed_runs", fake_extra)
     runs = plan.run_order("cpu")
+    assert [next(runs) for _ in plan.PROTOCOL_RUNS] == plan.PROTOCOL_RUNS  # the protocol first: every result depends on it
     first_rule = next(e for e in plan.CHAPTER_RUNS if e[0] in plan.RULE_STUDIES)
     first = [next(runs) for _ in range(plan.CHAPTER_RUNS.index(first_rule) + 1)]
     assert first[-1] == first_rule and asked_when == []  # not read before the study's first seeds are done
@@ -106,7 +107,7 @@ def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
         assert names[names.index(name) + 1] == name, f"{name}'s further seeds do not follow its first seeds"
     after = len(names) - names[::-1].index(plan.BEYOND_AFTER)
     assert order[after:after + len(plan.BEYOND_RUNS)] == plan.BEYOND_RUNS
-    assert sorted(map(str, order)) == sorted(map(str, plan.CHAPTER_RUNS + plan.BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in plan.RULE_STUDIES]))
+    assert sorted(map(str, plan.PROTOCOL_RUNS + order)) == sorted(map(str, plan.PROTOCOL_RUNS + plan.CHAPTER_RUNS + plan.BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in plan.RULE_STUDIES]))
 
 
 def test_beyond_summary_has_one_row_per_chapter():

@@ -41,7 +41,7 @@ import torch
 from ..core.ranges import to_uint8
 from ..data import cache_dir, load_mnist_uint8
 from ..io import atomic_write
-from . import classifier
+from . import classifier, quality
 
 ENV_INCEPTION = "DDPM_INCEPTION_WEIGHTS"
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -229,6 +229,64 @@ def reference_stats(reference: str = "test", features: str = "mnist-cnn", device
 
     atomic_write(path, write)
     return mu, sigma
+
+
+def reference_features(reference: str = "test", features: str = "mnist-cnn", device: str = "cpu", dataset: str = "mnist") -> np.ndarray:
+    """Features (N, D) float32 of the whole ``reference`` split of ``dataset``, cached on disk beside
+    :func:`reference_stats` (``...-<split>-features.npy``, written atomically)."""
+    if reference not in REFERENCES:
+        raise ValueError(f"unknown reference {reference!r}; valid references: {', '.join(REFERENCES)}")
+    ex = get_extractor(features, device)
+    prefix = "" if dataset == "mnist" else f"{dataset}-"
+    path = cache_dir() / "fid_stats" / f"{prefix}{ex.name}-{ex.weights_sha256[:16]}-{reference}-features.npy"
+    if path.exists():
+        try:
+            return np.load(path)
+        except Exception:
+            path.unlink(missing_ok=True)  # corrupt cache: recompute
+    images, _ = load_mnist_uint8(train=reference == "train", dataset=dataset)
+    feats = ex.features(images).astype(np.float32)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.save(f, feats)
+
+    atomic_write(path, write)
+    return feats
+
+
+def reference_subset(reference_feats: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` rows of ``reference_feats`` drawn without replacement (fixed by ``seed``): the real set of
+    the size of the generated one that precision and recall compare with."""
+    if n > len(reference_feats):
+        raise ValueError(f"asked for {n} reference points but the reference has {len(reference_feats)}")
+    idx = np.random.default_rng(seed).permutation(len(reference_feats))[:n]
+    return reference_feats[np.sort(idx)]
+
+
+def score(
+    samples: torch.Tensor | np.ndarray,
+    reference: str = "test",
+    features: str = "mnist-cnn",
+    value_range: str | None = None,
+    device: str = "cpu",
+    dataset: str = "mnist",
+    k: int = 3,
+) -> dict[str, float]:
+    """Every feature-space metric of ``samples`` against the ``reference`` split, from one pass of
+    the extractor: ``fid`` (against the whole split), ``precision`` and ``recall`` (k-NN, against
+    an equal-size subset of the split, :func:`reference_subset`), ``kid`` and ``kid_std``
+    (:func:`.quality.kid`, against the whole split). Samples with non-finite features (blank or
+    NaN images of a failed sampler give finite ones) raise ``ValueError``."""
+    x = as_uint8(samples, value_range)
+    ex = get_extractor(features, device)
+    fake = ex.features(x).astype(np.float64)
+    real = reference_features(reference, features, device, dataset)
+    mu_r, sigma_r = reference_stats(reference, features, device, dataset)
+    precision, recall = quality.precision_recall(reference_subset(real, len(fake)), fake, k=k)
+    kid_mean, kid_std = quality.kid(real, fake)
+    return {"fid": frechet_distance(*feature_stats(fake), mu_r, sigma_r), "precision": precision, "recall": recall,
+            "kid": kid_mean, "kid_std": kid_std}
 
 
 def as_uint8(samples: torch.Tensor | np.ndarray, value_range: str | None = None) -> torch.Tensor:

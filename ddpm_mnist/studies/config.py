@@ -12,15 +12,19 @@ from .. import data
 from ..core.sampling import SAMPLERS, get_sampler
 from ..core.spec import DenoiserSpec
 from ..eval import metrics
+from ..train.protocol import check_protocol, horizon_free
 
 
-HASH_OPTIONAL: frozenset[str] = frozenset({"dataset", "p_uncond", "guidance", "sample_seed"})
+HASH_OPTIONAL: frozenset[str] = frozenset({
+    "dataset", "p_uncond", "guidance", "sample_seed", "optimizer", "lr_schedule", "warmup_steps", "ema_warmup", "use_ema",
+})
 """Fields added after results were first published: omitted from the hash at their default.
 Every field added to :class:`RunConfig` from now on goes here."""
 
 
 SAMPLING_FIELDS = (
     "sampler", "variance", "ddim_steps", "ddim_eta", "guidance", "sample_seed", "n_samples", "fid_features", "fid_reference",
+    "use_ema",
 )
 """Fields that change how a trained network is sampled and scored, not the network."""
 
@@ -46,12 +50,16 @@ class RunConfig:
     schedule: str = "linear-noise"
     loss: str = "x-prev-l2"
     value_range: str = "[-1,1]"
-    # optimisation
+    # optimisation (the protocol: see ddpm_mnist.train.protocol)
     batch_size: int = 256
     epochs: float = 50
-    lr: float = 1e-3
+    lr: float = 1e-3  # the peak learning rate; the report gives none
     grad_clip: float | None = 1.0
+    optimizer: str = "adamw"  # or "schedulefree"
+    lr_schedule: str = "constant"  # or "cosine", "linear" (decay to 0 at the last step)
+    warmup_steps: int = 0  # linear warm-up of the learning rate
     ema_decay: float | None = None
+    ema_warmup: bool = False  # EMA decay min(ema_decay, (1+n)/(10+n))
     train_subset: int | None = None  # None: all 60,000 training images
     dataset: str = "mnist"  # or "fashion-mnist" (beyond the report)
     p_uncond: float = 0.1  # class-conditional models: probability of training without the label
@@ -66,6 +74,7 @@ class RunConfig:
     fid_reference: str = "test"
     seed: int = 0
     sample_seed: int | None = None  # the sampler's noise seed; None: ``seed``
+    use_ema: bool = True  # sample with the EMA weights when the run keeps them (False: the trained weights)
 
     @property
     def sampling_seed(self) -> int:
@@ -81,11 +90,17 @@ class RunConfig:
         object.__setattr__(self, "epochs", float(self.epochs))  # 50 and 50.0 must hash alike
         self.spec  # validates model, schedule, loss and range names
         get_sampler(self.sampler)
+        check_protocol(self.optimizer, self.lr_schedule, self.warmup_steps)
         data.check_dataset(self.dataset)
         if self.guidance and not self.spec.num_classes:
             raise ValueError(f"guidance={self.guidance} needs a class-conditional model (model_options num_classes > 0)")
         if self.fid_features not in metrics.EXTRACTORS:
             raise ValueError(f"unknown FID features {self.fid_features!r}; valid: {', '.join(metrics.EXTRACTORS)}")
+
+    @property
+    def horizon_free(self) -> bool:
+        """Whether a shorter run of this config is a prefix of it (see :func:`~ddpm_mnist.train.protocol.horizon_free`)."""
+        return horizon_free(self.optimizer, self.lr_schedule)
 
     @property
     def sampler_options(self) -> dict[str, Any]:

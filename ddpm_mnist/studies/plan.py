@@ -18,6 +18,7 @@ import pandas as pd
 from . import runner
 from .beyond import BEYOND
 from .profiles import get_profile, results_dir_for
+from .protocol import CANDIDATES, PROTOCOL_SEEDS
 from .registry import get_study
 from .study import Study
 
@@ -101,6 +102,21 @@ def rule_batches(st: Study, values: list) -> list[list]:
 
 
 
+def _protocol_runs() -> list[tuple[str, list, list[int]]]:
+    groups: dict[str, list[str]] = {}
+    for name, config in CANDIDATES.items():  # candidates that share a training run, in the study's order
+        groups.setdefault(config.train_hash(), []).append(name)
+    return [("protocol", names, [seed]) for names in groups.values() for seed in PROTOCOL_SEEDS]
+
+
+PROTOCOL_RUNS = _protocol_runs()
+"""The protocol study (:mod:`ddpm_mnist.studies.protocol`), first in the runner's order since every
+other result depends on its choice: one training protocol at a time, seed by seed, each seed's
+network scored under each of its candidates right after it is trained (its checkpoint is not
+committed, so a new machine would have to train it again). Not yet among the runs whose results the
+tests require: the study is being computed, and its chapter shows the seeds stored so far."""
+
+
 CHAPTER_RUNS: list[tuple[str, list | None, list[int]]] = [
     ("models", ["unet"], RULE_SEEDS),
     ("epochs", None, [0]),
@@ -155,10 +171,11 @@ about a day; computing it first finishes that part days sooner and delays the re
 
 def run_order(profile: str, results_dir: str | Path | None = None) -> Iterator[tuple[str, list | None, list[int]]]:
     """Every (study, values or None for all, seeds) that the chapters show, in the order
-    ``scripts/run_profile.py`` computes them: :data:`CHAPTER_RUNS`, each study of
+    ``scripts/run_profile.py`` computes them: :data:`PROTOCOL_RUNS`, :data:`CHAPTER_RUNS`, each study of
     :data:`RULE_STUDIES` followed by the further seeds the rule asks for (:func:`extra_seed_runs`),
     with :data:`BEYOND_RUNS` after the study :data:`BEYOND_AFTER`. A generator: the rule reads a
     study's first-seed results when the runner has stored them, i.e. when the next item is asked for."""
+    yield from PROTOCOL_RUNS
     for entry in CHAPTER_RUNS:
         yield entry
         if entry[0] in RULE_STUDIES and entry[2] == RULE_SEEDS[:1]:

@@ -4,11 +4,13 @@ the part beyond it (:data:`~ddpm_mnist.studies.beyond.BEYOND`), which both feed 
 from __future__ import annotations
 
 from .beyond import BEYOND
+from .protocol import PROTOCOL
 from .report import STUDIES
 from .study import Study
 
-ALL_STUDIES: dict[str, Study] = {**STUDIES, **BEYOND}
-"""Every study the book shows, by name: the report's first, in its order."""
+ALL_STUDIES: dict[str, Study] = {**STUDIES, **BEYOND, PROTOCOL.name: PROTOCOL}
+"""Every study the book shows, by name: the report's first, in its order, then the part beyond
+it and the protocol study."""
 
 
 def get_study(name: str) -> Study:

@@ -3,8 +3,9 @@
 * :class:`RunConfig` holds every hyperparameter and budget field of a run; its
   :meth:`~RunConfig.hash` (12 hex digits of a SHA-256 of its JSON) names the run.
 * :func:`run` trains, samples and scores one config, writing
-  ``<results_dir>/runs/<hash>/result.json`` and ``samples.npy`` (100 uint8 samples)
-  atomically; a finished run is loaded instead of recomputed, an interrupted one resumes
+  ``<results_dir>/runs/<hash>/result.json``, ``samples.npy`` (the first 100 uint8 samples,
+  for figures) and ``all-samples.npz`` (every scored sample, compressed, so that later metrics
+  can be computed from them) atomically; a finished run is loaded instead of recomputed, an interrupted one resumes
   from ``<results_dir>/checkpoints/<hash>.pt``.
 * :func:`study` runs one of :data:`~ddpm_mnist.studies.registry.ALL_STUDIES` at a profile
   (:data:`~ddpm_mnist.studies.profiles.PROFILES`) over seeds and returns a pandas table with the
@@ -33,7 +34,8 @@ from ..core.ranges import to_uint8
 from ..core.sampling import class_labels, sample
 from ..data import load_mnist
 from ..eval import classifier, metrics
-from ..io import exclusive, save_npy, write_json
+from ..eval.quality import class_kl
+from ..io import exclusive, save_npy, save_npz, write_json
 from ..train import checkpoint as ckpt
 from ..train.device import resolve_device
 from ..train.fastpath import describe_machine, sampling_model
@@ -45,6 +47,7 @@ from .study import Study
 
 RESULT_FORMAT = "ddpm-mnist/result"
 N_FIGURE_SAMPLES = 100
+ALL_SAMPLES = "all-samples.npz"
 
 
 # ---------------------------------------------------------------------------------------
@@ -126,19 +129,22 @@ def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.d
     nonfinite = float((~torch.isfinite(x)).flatten(1).any(1).float().mean())
     images = to_uint8(x, spec.value_range)
     t0 = time.perf_counter()
-    value = metrics.fid(images, reference=config.fid_reference, features=config.fid_features, device=str(device), dataset=config.dataset)
+    feature_metrics = metrics.score(images, reference=config.fid_reference, features=config.fid_features, device=str(device),
+                                    dataset=config.dataset)
+    digits = classifier.digit_summary(images, labels, config.dataset)
     scored = {
-        "fid": value,
+        **feature_metrics,  # fid, precision, recall, kid, kid_std
+        "class_kl": class_kl(digits["histogram"]),
         "features": config.fid_features,
         "reference": config.fid_reference,
         "n_samples": config.n_samples,
         "nonfinite_fraction": nonfinite,
-        "digits": classifier.digit_summary(images, labels, config.dataset),
+        "digits": digits,
         "sample_time_s": round(sample_time, 2),
         "sampling_path": sampling_path,
         "score_time_s": round(time.perf_counter() - t0, 2),
     }
-    return scored, images[:N_FIGURE_SAMPLES, 0].numpy()
+    return scored, images[:, 0].numpy()
 
 
 def _write_result(config, results_dir, *, profile, device, train_info, scored, samples, parameters) -> dict:
@@ -159,9 +165,10 @@ def _write_result(config, results_dir, *, profile, device, train_info, scored, s
         "metrics": scored,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    save_npy(d / "samples.npy", samples)
+    save_npy(d / "samples.npy", samples[:N_FIGURE_SAMPLES])
+    save_npz(d / ALL_SAMPLES, samples=samples)
     write_json(d / "result.json", result)  # written last: its presence marks the run finished
-    return {**result, "samples": samples}
+    return {**result, "samples": samples[:N_FIGURE_SAMPLES]}
 
 
 def run(
@@ -187,6 +194,8 @@ def run(
     wait for it (then reuse what it stored), or with False raise :class:`~ddpm_mnist.io.LockedError`.
     Returns the result of ``config`` (a dict, with ``samples``)."""
     milestones = sorted(set(milestones) - {config.epochs})
+    if milestones and not config.horizon_free:
+        raise ValueError(f"{config.lr_schedule!r} lr schedule: a run's milestones are not shorter runs; train each length on its own")
     targets = [config.with_param("epochs", e) for e in milestones] + [config]
     done = {c.hash(): None for c in targets} if fresh else _stored(targets, results_dir)
     if all(done.values()):
@@ -228,7 +237,8 @@ def _train_and_score(config: RunConfig, results_dir: str | Path, ck: Path, targe
                                 dataset=config.dataset)
     result = train(
         config.spec, images, labels=labels, p_uncond=config.p_uncond, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, grad_clip=config.grad_clip,
-        ema_decay=config.ema_decay, seed=config.seed, device=dev, compile=compile,
+        optimizer=config.optimizer, lr_schedule=config.lr_schedule, warmup_steps=config.warmup_steps,
+        ema_decay=config.ema_decay, ema_warmup=config.ema_warmup, seed=config.seed, device=dev, compile=compile,
         checkpoint_path=ck, keep_epochs=milestones, extend=extend and extend[0], progress=progress,
     )
     final = None
@@ -242,7 +252,7 @@ def _train_and_score(config: RunConfig, results_dir: str | Path, ck: Path, targe
             continue
         source = ck if c is config else Path(result.epoch_checkpoints[c.epochs])
         state = ckpt.read(source)
-        model, _ = ckpt.denoiser_from(state, ema=config.ema_decay is not None, device=dev, source=str(source))
+        model, _ = ckpt.denoiser_from(state, ema=config.ema_decay is not None and c.use_ema, device=dev, source=str(source))
         losses = state["losses"]
         train_info = {
             "steps": state["step"],
@@ -269,6 +279,8 @@ def shorter_checkpoint(config: RunConfig, results_dir: str | Path, up_to: float)
     epochs (at most ``up_to``), and its epochs; None if there is none. Training continues from
     it instead of from scratch (see ``extend`` of :func:`ddpm_mnist.train.training.train`)."""
     best = None
+    if not config.horizon_free:
+        return None
     for path in (Path(results_dir) / "runs").glob("*/result.json"):
         try:
             other = RunConfig.from_dict(json.loads(path.read_text())["config"])
@@ -316,9 +328,9 @@ def _values(study: Study, values: Sequence[Any] | None) -> tuple[Any, ...]:
 
 def plan(study: Study, profile: Profile, seeds: Sequence[int], values: Sequence[Any] | None = None) -> list[PlannedRun]:
     """The training runs a study needs. The epochs study is one run per seed, scored at each
-    milestone; identical configs (e.g. a value equal to the base) are trained once."""
+    milestone, when its protocol is horizon-free (:attr:`RunConfig.horizon_free`); identical configs (e.g. a value equal to the base) are trained once."""
     cells = study_configs(study, profile, seeds, values)
-    if study.param == "epochs":
+    if study.param == "epochs" and all(c.horizon_free for _, _, c in cells):
         runs = []
         for seed in seeds:
             configs = [c for _, s, c in cells if s == seed]

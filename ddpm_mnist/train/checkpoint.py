@@ -55,10 +55,15 @@ def load_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], so
 
 
 def denoiser_from(payload: dict[str, Any], ema: bool = True, device: str | torch.device = "cpu", source: str = "checkpoint") -> tuple[torch.nn.Module, DenoiserSpec]:
-    """Rebuild the network of a checkpoint read by :func:`read` (EMA weights if ``ema`` and present), in eval mode."""
+    """Rebuild the network of a checkpoint read by :func:`read`, in eval mode: with the EMA weights
+    if ``ema`` and present, else the evaluation weights of a schedule-free run if present
+    (its averaged iterate), else the trained weights."""
     spec = DenoiserSpec.from_dict(payload["spec"])
     model = spec.build()
-    weights = payload.get("ema_state_dict") if ema and payload.get("ema_state_dict") else payload["state_dict"]
+    if ema and payload.get("ema_state_dict"):
+        weights = payload["ema_state_dict"]
+    else:
+        weights = payload.get("eval_state_dict") or payload["state_dict"]
     load_weights(model, weights, source)
     return model.to(device).eval(), spec
 

@@ -1,5 +1,6 @@
-"""The training loop: AdamW, optional EMA, optional mixed precision and ``torch.compile``,
-atomic checkpoints and exact resume.
+"""The training loop: AdamW (or schedule-free AdamW) with an optional lr schedule, optional EMA
+(with an optional warm-up of its decay), optional mixed precision and ``torch.compile``,
+atomic checkpoints and exact resume. The protocol's parts are in :mod:`.protocol`.
 
 :func:`train` is three parts: restore (:func:`_restore`, from an interrupted or a shorter
 run), the loop (:func:`_loop` over :func:`make_train_step`, Ho et al.'s Algorithm 1) and save
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from ..core.losses import get_loss, training_pair
@@ -29,6 +30,7 @@ from ..core.spec import DenoiserSpec
 from . import checkpoint as ckpt
 from .device import resolve_device
 from .fastpath import NAIVE, TrainPath, default_train_path, describe_machine
+from .protocol import check_protocol, horizon_free, ema_update_fn, evaluation_weights, is_schedule_free, lr_factor, make_optimizer
 
 
 @dataclass
@@ -155,6 +157,7 @@ def _save(path: str | os.PathLike, run: _Run, spec: DenoiserSpec, settings: dict
         path, spec, run.model, optimizer=run.opt.state_dict(), step=run.step, settings=settings,
         generator=run.gen.get_state(), losses=run.losses, train_time_s=run.time_before + seconds,
         ema_state_dict=run.ema.module.state_dict() if run.ema else None,
+        eval_state_dict=evaluation_weights(run.model, run.opt),
         ema_n_averaged=run.ema.n_averaged.clone() if run.ema else None, extended_from_step=run.extended_from,
         precision_steps={**run.precision_before, precision: run.precision_before.get(precision, 0) + run.step - resumed_from},
         numerics=numerics,
@@ -162,9 +165,11 @@ def _save(path: str | os.PathLike, run: _Run, spec: DenoiserSpec, settings: dict
 
 
 def _loop(run: _Run, train_step: Callable[..., torch.Tensor], images: torch.Tensor, labels: torch.Tensor | None, *,
-          seed: int, batch_size: int, end: int, after_step: Callable[[int], None], bar: tqdm) -> None:
+          seed: int, batch_size: int, end: int, after_step: Callable[[int], None], bar: tqdm,
+          lr_at: Callable[[int], float] | None = None) -> None:
     """Optimisation steps from ``run.step`` up to ``end``: each epoch visits the images in the
-    order :func:`epoch_permutation` fixes (the last partial batch dropped), then ``after_step``
+    order :func:`epoch_permutation` fixes (the last partial batch dropped), each step at the
+    learning rate ``lr_at(step)`` (None: the optimiser's own), then ``after_step``
     is called with the step just taken (checkpoints)."""
     steps_per_epoch = len(images) // batch_size
     perm, perm_epoch = None, -1
@@ -174,6 +179,9 @@ def _loop(run: _Run, train_step: Callable[..., torch.Tensor], images: torch.Tens
         if epoch != perm_epoch:
             perm, perm_epoch = epoch_permutation(len(images), seed, epoch).to(images.device), epoch
         idx = perm[i * batch_size : (i + 1) * batch_size]
+        if lr_at is not None:
+            for group in run.opt.param_groups:
+                group["lr"] = lr_at(run.step)
         loss = train_step(images[idx], run.gen, labels[idx] if labels is not None else None)
         if run.ema is not None:
             run.ema.update_parameters(run.model)
@@ -196,7 +204,11 @@ def train(
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     grad_clip: float | None = 1.0,
+    optimizer: str = "adamw",
+    lr_schedule: str = "constant",
+    warmup_steps: int = 0,
     ema_decay: float | None = None,
+    ema_warmup: bool = False,
     seed: int = 0,
     device: str | torch.device = "auto",
     amp: bool | None = None,
@@ -220,11 +232,17 @@ def train(
     ``checkpoint_every`` steps, at each epoch's end and at the end. ``keep_epochs``: also keep
     a copy of the checkpoint after these (possibly fractional) epochs, see :func:`kept_checkpoint`.
     ``extend``: when ``checkpoint_path`` does not exist yet, start from this checkpoint of a
-    shorter run with otherwise identical settings (the learning rate is constant and the data
-    order depends only on the seed, so this equals training from scratch). ``path``: how each
+    shorter run with otherwise identical settings (with a horizon-free protocol, see
+    :func:`.protocol.horizon_free`, and a data order that depends only on the seed, this equals
+    training from scratch; a decaying schedule refuses ``extend`` and ``keep_epochs``). ``path``: how each
     step is computed (:class:`~ddpm_mnist.train.fastpath.TrainPath`); None takes the fastest on
     ``device`` (:func:`~ddpm_mnist.train.fastpath.default_train_path`), with bf16 autocast as
     ``amp`` says (None: where native) and ``torch.compile`` as ``compile`` says (None: on CUDA).
+    The protocol (:mod:`.protocol`): ``optimizer`` (``adamw`` or ``schedulefree``), the peak
+    ``lr`` with its ``lr_schedule`` (``constant``, ``cosine``, ``linear``; decays end at 0 after the
+    last step) after a linear warm-up of ``warmup_steps``, an EMA of the weights with ``ema_decay``
+    (None: none) and, with ``ema_warmup``, the decay warmed up as min(d, (1+n)/(10+n)). A
+    schedule-free run's returned ``model`` holds its averaged (evaluation) weights.
     ``stop_after``: stop after that many steps
     in total (used to test interruption).
     """
@@ -242,8 +260,15 @@ def train(
     milestones: dict[int, list[float]] = {}
     for e in keep_epochs:
         milestones.setdefault(steps_for(e, steps_per_epoch), []).append(e)
+    check_protocol(optimizer, lr_schedule, warmup_steps)
+    if not horizon_free(optimizer, lr_schedule) and (extend is not None or list(keep_epochs)):
+        raise ValueError(f"lr_schedule={lr_schedule!r} depends on the run's length: its shorter runs are not prefixes of it, "
+                         "so it cannot keep epoch milestones or extend a shorter run (train each length on its own)")
     settings = {"epochs": epochs, "batch_size": bs, "lr": lr, "weight_decay": weight_decay, "grad_clip": grad_clip,
                 "ema_decay": ema_decay, "seed": seed, "n_images": n}
+    protocol = {"optimizer": optimizer, "lr_schedule": lr_schedule, "warmup_steps": warmup_steps, "ema_warmup": ema_warmup}
+    defaults = {"optimizer": "adamw", "lr_schedule": "constant", "warmup_steps": 0, "ema_warmup": False}
+    settings.update({k: v for k, v in protocol.items() if v != defaults[k]})  # older checkpoints stay valid
     if spec.num_classes:
         settings["p_uncond"] = p_uncond
 
@@ -252,9 +277,9 @@ def train(
     model = spec.build().to(device)
     if path.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    fused = {"fused": True} if path.fused_adamw else {}
-    run = _Run(model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, **fused),
-               AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) if ema_decay else None,
+    opt = make_optimizer(model.parameters(), optimizer, lr, weight_decay, warmup_steps=warmup_steps, fused=path.fused_adamw)
+    run = _Run(model, opt,
+               AveragedModel(model, multi_avg_fn=ema_update_fn(ema_decay, ema_warmup), use_buffers=True) if ema_decay else None,
                torch.Generator(device=device).manual_seed(seed))
     source = checkpoint_path if checkpoint_path is not None and Path(checkpoint_path).exists() else extend
     if source is not None:
@@ -283,9 +308,12 @@ def train(
             save(checkpoint_path)
 
     with tqdm(total=total_steps, initial=run.step, desc=f"train {spec.model}", disable=not progress, unit="step") as bar:
-        _loop(run, train_step, images, labels, seed=seed, batch_size=bs, end=end, after_step=after_step, bar=bar)
+        lr_at = None if optimizer == "schedulefree" else (lambda step: lr * lr_factor(step, total_steps, lr_schedule, warmup_steps))
+        _loop(run, train_step, images, labels, seed=seed, batch_size=bs, end=end, after_step=after_step, bar=bar, lr_at=lr_at)
     if checkpoint_path is not None and not Path(checkpoint_path).exists():
         save(checkpoint_path)  # extended from a run that already had every step asked for
+    if is_schedule_free(run.opt):
+        run.opt.eval()  # the model now holds the averaged iterate, the one to sample with
     kept = {e: str(kept_checkpoint(checkpoint_path, e)) for es in milestones.values() for e in es
             if checkpoint_path is not None and kept_checkpoint(checkpoint_path, e).exists()}
     return TrainResult(model, run.ema.module if run.ema else None, run.losses, run.step, run.step * bs,

@@ -104,11 +104,17 @@ def is_schedule_free(opt: torch.optim.Optimizer) -> bool:
 
 def evaluation_weights(model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor] | None:
     """The weights to sample with when they differ from the training iterate: a schedule-free
-    optimiser's averaged point :math:`x_t` (a copy, taken with ``opt.eval()`` and restored with
-    ``opt.train()``); None for AdamW."""
+    optimiser's averaged point :math:`x_t` (a copy, taken with ``opt.eval()``); None for AdamW. The
+    training iterate is then restored bit for bit (``opt.train()`` alone would round it), so that
+    taking these weights at a checkpoint does not change the run."""
     if not is_schedule_free(opt):
         return None
+    params = [p for group in opt.param_groups for p in group["params"]]
+    iterate = [p.detach().clone() for p in params]
     opt.eval()
     weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     opt.train()
+    with torch.no_grad():
+        for p, saved in zip(params, iterate):
+            p.copy_(saved)
     return weights

@@ -279,16 +279,15 @@ def test_named_value_says_what_a_bare_number_is():
     assert analysis._named_value(BEYOND["eps-fixes"], "v-l2") == "v-l2"
 
 
-def test_precision_text_counts_runs_by_how_they_trained():
+def test_numerical_path_names_precision_and_compile():
     from ddpm_mnist import book
 
-    def result(steps):
-        return {"train": {"precision_steps": steps} if steps is not None else {}}
+    def result(steps, compile=False):
+        return {"train": {"precision_steps": steps, "numerics": {"compile": compile}} if steps is not None else {}}
 
-    runs = [result({"float32": 703}), result(None), result({"bfloat16": 703}), result({"float32": 703}),
-            result({"float32": 200, "bfloat16": 503})]
-    assert book.precision_text(runs) == ("float32: 2 runs, precision not recorded: 1 run, bfloat16 autocast: 1 run, "
-                                         "float32 + bfloat16 autocast: 1 run")
+    assert book.numerical_path(result({"float32": 703})) == "float32, eager"
+    assert book.numerical_path(result({"float32": 200, "bfloat16": 503}, True)) == "bfloat16 autocast + float32, compiled"
+    assert book.numerical_path(result(None)) == "precision not recorded, compile not recorded"
 
 
 def test_the_analysis_layer_needs_no_notebook():

@@ -80,7 +80,7 @@ def test_summary_and_best_configuration_read_the_stored_results():
     table = book.summary("cpu", RESULTS)
     assert list(table["study"].str.split().str[0]) == [st.section for st in STUDIES.values()]
     models = table.iloc[0]
-    assert models["our best"] == "unet" and models["ranked"] == "yes" and models["values run"] == "3 / 3"
+    assert models["our best"] == "unet" and models["verdict"] == "confirmed" and models["values run"] == "3 / 3"
 
 
 def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
@@ -150,3 +150,31 @@ def test_sampling_spread_is_the_fid_noise_studys_std():
     assert fids.notna().sum() == len(BEYOND["fid-noise"].values)
     assert book.sampling_spread("cpu", RESULTS) == pytest.approx(float(np.std(fids, ddof=1)))
     assert 0 < book.sampling_spread("cpu", RESULTS) < plan.seed_spread("cpu", RESULTS)
+
+
+CLEAN_STUDIES = ("protocol",)
+"""The studies computed under the rebuilt measuring instrument, whose stored results must have a
+clean provenance. The re-run of every study under the chosen protocol adds each study here as it
+lands, and ends with all of them."""
+
+
+@pytest.mark.parametrize("name", CLEAN_STUDIES)
+def test_published_results_have_clean_provenance(name):
+    from ddpm_mnist.studies.protocol import PROTOCOL_SEEDS
+
+    results = [r for rs in runner.study_results(name, "cpu", PROTOCOL_SEEDS, RESULTS).values() for r in rs]
+    assert not book.provenance_problems(results)
+
+
+def test_provenance_problems_are_named():
+    def result(version="0.1.0+abc", steps=None, compile=False, h="h1"):
+        return {"hash": h, "seed": 0, "code_version": version,
+                "train": {"precision_steps": steps or {"float32": 10}, "numerics": {"compile": compile}}}
+
+    assert book.provenance_problems([result(), result(h="h2")]) == []
+    dirty = book.provenance_problems([result(version="0.1.0+abc.dirty")])
+    assert len(dirty) == 1 and "uncommitted code" in dirty[0]
+    mixed = book.provenance_problems([result(), result(steps={"bfloat16": 10}, h="h2")])
+    assert mixed == ["the study mixes numerical paths: bfloat16 autocast, eager; float32, eager"]
+    legacy = book.provenance_problems([{"hash": "h", "seed": 1, "code_version": "0.1.0+abc", "train": {}}])
+    assert "does not record its numerical path" in legacy[0]

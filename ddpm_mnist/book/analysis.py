@@ -20,6 +20,7 @@ from ..studies.plan import BEYOND_RUNS, RULE_SEEDS, seed_spread, tuned_row
 from ..studies.profiles import get_profile, results_dir_for
 from ..studies.registry import get_study
 from ..studies.report import STUDIES
+from .verdicts import ALPHA, compare_with_choice, differences, paired_interval, seed_residuals, verdict
 
 PARAM_LABELS = {
     "batch_size": "batch size", "epochs": "epochs (report)", "loss": "loss", "model_options.channels": "channels",
@@ -50,22 +51,12 @@ def provenance(name: str, profile: str, seeds: Sequence[int], results_dir: str |
     fids = "; ".join(f"`{f}` features on {n:,} samples against the {'MNIST' if d == 'mnist' else 'Fashion-MNIST'} {ref} set"
                      for f, n, d, ref in scoring)
     found = sorted({x["seed"] for x in results})
-    return (f"Profile `{prof.name}` ({prof.description}); seeds {', '.join(map(str, found))} (the seeds column counts those of each row); "
-            f"trained on {', '.join(devices)} ({precision_text(results)}); FID in {fids}; code {', '.join(versions)}.")
-
-
-def precision_text(results: Sequence[dict]) -> str:
-    """How many of ``results`` trained in float32, under bfloat16 autocast, or a mix, e.g.
-    "float32: 3 runs, bfloat16 autocast: 1 run"; runs stored before the precision was
-    recorded count as "precision not recorded"."""
-    names = {"float32": "float32", "bfloat16": "bfloat16 autocast", "unrecorded": "precision not recorded"}
-    order = list(names)
-    counts: dict[str, int] = {}
+    paths: dict[str, int] = {}
     for x in results:
-        steps = x["train"].get("precision_steps") or {"unrecorded": 1}
-        key = " + ".join(names.get(k, k) for k in sorted(steps, key=lambda k: (k not in order, order.index(k) if k in order else k)))
-        counts[key] = counts.get(key, 0) + 1
-    return ", ".join(f"{k}: {n} run{'s' if n > 1 else ''}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        paths[numerical_path(x)] = paths.get(numerical_path(x), 0) + 1
+    path_text = "; ".join(f"{p}: {n} run{'s' if n > 1 else ''}" for p, n in sorted(paths.items(), key=lambda kv: -kv[1]))
+    return (f"Profile `{prof.name}` ({prof.description}); seeds {', '.join(map(str, found))} (the seeds column counts those of each row); "
+            f"trained on {', '.join(devices)} (numerical path {path_text}); FID in {fids}; code {', '.join(versions)}.")
 
 
 def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -89,6 +80,9 @@ def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
         "train time": [("—" if np.isnan(t) else f"{t / 60:.1f} min") for t in table["train_time_s"]],
         "digits covered": [("—" if np.isnan(c) else int(c)) for c in table["classes_covered"]],
     })
+    for column, key, digits in (("precision", "precision", 3), ("recall", "recall", 3), ("class KL", "class_kl", 3)):
+        if f"{key}_mean" in table and table[f"{key}_mean"].notna().any():  # results stored since the metric exists
+            out[column] = ["—" if np.isnan(v) else f"{v:.{digits}f}" for v in table[f"{key}_mean"]]
     # steps and parameters that a study does not change (most studies) would only repeat themselves
     same = [c for c, k in {"optimiser steps": "steps", "parameters": "parameters"}.items() if table[k].dropna().nunique() <= 1]
     return out.drop(columns=same + ([] if st.report_fid else ["report FID (Inception)"]))
@@ -242,29 +236,28 @@ def fid_text(mean: float, std: float, n: int) -> str:
 
 def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
     """One row per study of the report, from stored results only (every stored seed of
-    :data:`RULE_SEEDS`): the report's choice, our best value and its FID, the runner-up, whether
-    the gap between them exceeds twice the baseline's seed spread, whether we agree (once two values are run), and the
-    Spearman correlation of our FIDs with the report's over the values both have (three or more)."""
+    :data:`RULE_SEEDS`): the report's choice, our best value and its FID, the study's verdict
+    (:func:`study_verdict`: confirmed, contradicted or not separable at this budget) with its
+    evidence, and the Spearman correlation of our FIDs with the report's over the values both
+    have (three or more)."""
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
-    spread = seed_spread(profile, results_dir)
+    sd = sampling_spread(profile, results_dir)
     rows = []
     for name, st in STUDIES.items():
         t = runner.tabulate(st, prof, RULE_SEEDS, results_dir)
         done = ranked_runs(t)
         best = done.iloc[0] if len(done) else None
-        second = done.iloc[1] if len(done) > 1 else None
-        gap = second["fid_mean"] - best["fid_mean"] if second is not None else np.nan
         both = t[t["fid_mean"].notna() & t["report_fid"].notna()]
         rho = both["fid_mean"].corr(both["report_fid"].astype(float), method="spearman") if len(both) > 2 else np.nan
+        found = study_verdict(t, name, sd)
         rows.append({
             "study": f"{st.section} {st.title}",
             "report's choice": st.label(st.report_choice),
             "our best": best["value"] if best is not None else "—",
             "its FID": fid_text(best["fid_mean"], best["fid_std"], best["n_seeds"]) if best is not None else "—",
-            "runner-up": f"{second['value']} (+{gap:.2f})" if second is not None else "—",
-            "ranked": "—" if np.isnan(gap) or np.isnan(spread) else ("yes" if gap >= 2 * spread else "within noise"),
-            "agree": ("yes" if st.label(st.report_choice) in best["values"] else "no") if second is not None else "—",  # needs two values
+            "verdict": found["verdict"],
+            "evidence": found["why"],
             "rank correlation with the report": "—" if np.isnan(rho) else f"{rho:+.2f}",
             "values run": f"{t['fid_mean'].notna().sum()} / {len(t)}",
         })
@@ -284,7 +277,7 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
     cells = [(f"{st.title.lower()} = {row['value']}", row, prof.apply(st.config_for(value)).hash() == baseline)
              for name, st in STUDIES.items() if name not in ("models", "epochs")
              for value, (_, row) in zip(st.values, runner.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())]
-    return _best_against_baseline(cells, tuned_row(profile, results_dir))
+    return _best_against_baseline(cells, tuned_row(profile, results_dir), sampling_spread(profile, results_dir))
 
 
 def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str, str]:
@@ -300,13 +293,16 @@ def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str
              for st in [BEYOND[name]]
              for value, (_, row) in zip(st.values, runner.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())
              if row["run"] != tuned.hash() and prof.apply(st.config_for(value)).epochs == tuned.epochs]
-    return _best_against_baseline(cells, tuned_row(profile, results_dir))
+    return _best_against_baseline(cells, tuned_row(profile, results_dir), sampling_spread(profile, results_dir))
 
 
-def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Series) -> dict[str, str]:
+def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Series, sampling_sd: float = float("nan")) -> dict[str, str]:
     """The keys of :func:`best_configuration` for the lowest-FID cell of ``cells`` (label, study
-    row, whether it is the baseline's own run) against the baseline's row ``base``."""
-    out = dict.fromkeys(["best", "best_fid", "baseline_fid", "gap", "spread", "verdict"], "—") | {"paired": ""}
+    row, whether it is the baseline's own run) against the baseline's row ``base``: the paired gap
+    on common seeds with its bootstrap interval (:func:`~ddpm_mnist.book.verdicts.paired_interval`,
+    seed residuals pooled over every cell, the FID's sampling spread ``sampling_sd``), at level
+    ``1 - 0.05 / m`` for picking the best of the ``m`` cells measured (Bonferroni)."""
+    out = dict.fromkeys(["best", "best_fid", "baseline_fid", "gap", "interval", "spread", "verdict"], "—") | {"paired": ""}
     out["baseline_fid"] = fid_text(base["fid_mean"], base["fid_std"], base["n_seeds"])
     out["spread"] = "—" if np.isnan(base["fid_std"]) else f"{base['fid_std']:.2f}"
     cells = [c for c in cells if not np.isnan(c[1]["fid_mean"])]
@@ -318,9 +314,18 @@ def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Se
                    paired="" if is_base else _paired_text(base, row))
         if is_base:
             out["verdict"] = "nil: no alternative the report tried beats its final configuration here"
-        elif not (np.isnan(gap) or np.isnan(base["fid_std"])):
-            out["verdict"] = ("more than twice the baseline's seed spread: a real improvement at this budget" if gap > 2 * base["fid_std"]
-                              else "less than twice the baseline's seed spread: not a ranking")
+        else:
+            def by_seed(r: pd.Series) -> dict[int, float]:
+                return dict(zip(r["seeds"], r["fids"]))
+
+            pool = seed_residuals([differences(by_seed(base), by_seed(r)) for _, r, own in cells if not own])
+            interval = paired_interval(by_seed(base), by_seed(row), 1 - ALPHA / len(cells),
+                                       0.0 if np.isnan(sampling_sd) else sampling_sd, residuals=pool)
+            out["interval"] = interval.text()
+            if interval.n and not np.isnan(interval.low):
+                level = f"{1 - ALPHA / len(cells):.1%} interval {interval.low:+.2f} to {interval.high:+.2f}, Bonferroni over {len(cells)} cells"
+                out["verdict"] = (f"an improvement at this budget: its {level} excludes zero" if interval.above_zero
+                                  else f"not separable from the baseline at this budget: its {level} includes zero")
     return out
 
 
@@ -379,3 +384,114 @@ def study_values(table: pd.DataFrame, name: str, prefix: str, spread: float = fl
                                          else "one seed does not settle it")
                                       ) + _paired_text(runner_up, best)
     return values
+
+
+def study_verdict(table: pd.DataFrame, name: str, sampling_sd: float = float("nan")) -> dict[str, Any]:
+    """The verdict of study ``name`` from its table (:func:`ddpm_mnist.studies.runner.tabulate`):
+    ``verdict`` (confirmed / contradicted / not separable at this budget), ``why`` (the evidence),
+    and ``comparisons`` (:func:`~ddpm_mnist.book.verdicts.compare_with_choice`, paired intervals
+    with the FID's sampling spread ``sampling_sd``, NaN: none measured)."""
+    st = get_study(name)
+    sd = 0.0 if np.isnan(sampling_sd) else sampling_sd
+    comparisons = compare_with_choice(table, st.label(st.report_choice), sampling_sd=sd)
+    word, why = verdict(comparisons)
+    return {"verdict": word, "why": why, "comparisons": comparisons}
+
+
+def comparison_table(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~ddpm_mnist.book.verdicts.compare_with_choice` as the book shows it: per value, the
+    seeds in common with the report's choice and each paired difference with its interval."""
+    return pd.DataFrame({
+        "value": comparisons["value"],
+        "common seeds": [len(s) for s in comparisons["seeds"]],
+        "FID difference [interval]": [c.text() for c in comparisons["fid"]],
+        "precision difference": [c.text(3) for c in comparisons["precision"]],
+        "recall difference": [c.text(3) for c in comparisons["recall"]],
+    })
+
+
+PROTOCOL_FLOOR_SD = 6.0
+"""The largest seed standard deviation of the baseline's FID (``mnist-cnn``, 1,000 samples, five
+seeds or more) that makes the studies' differences of ten or more FID separable (``book/protocol.md``)."""
+
+
+def protocol_table(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
+    """The protocol study (:mod:`ddpm_mnist.studies.protocol`) from stored results: per candidate,
+    the seeds stored, the mean and seed standard deviation of FID, precision, recall and class
+    KL, and the protocol in words (optimiser, lr and schedule, EMA, sampler variance)."""
+    from ..studies.protocol import CANDIDATES, PROTOCOL, PROTOCOL_SEEDS
+
+    prof = get_profile(profile)
+    table = runner.tabulate(PROTOCOL, prof, PROTOCOL_SEEDS, results_dir_for(profile, results_dir))
+    rows = []
+    for _, r in table.iterrows():
+        c = CANDIDATES[r["value"]]
+        row = {"candidate": r["value"], "seeds": int(r["n_seeds"]),
+               "optimiser": ("schedule-free AdamW" if c.optimizer == "schedulefree" else "AdamW") + f", lr {c.lr:g}",
+               "lr schedule": c.lr_schedule + (f" after {c.warmup_steps} warm-up steps" if c.warmup_steps else ""),
+               "weights sampled": f"EMA {c.ema_decay:g} (warm-up)" if c.ema_decay and c.use_ema else "trained",
+               "sampler variance": c.variance}
+        for name, column in (("FID", "fids"), ("precision", "precisions"), ("recall", "recalls"), ("class KL", "class_kls")):
+            values = np.asarray(r[column], dtype=np.float64)
+            ok = values[np.isfinite(values)]
+            row[f"{name} mean"] = float(ok.mean()) if len(ok) else np.nan
+            row[f"{name} SD"] = float(ok.std(ddof=1)) if len(ok) > 1 else np.nan
+        row["fids"] = list(r["fids"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def protocol_choice(table: pd.DataFrame, min_seeds: int = 5) -> dict[str, str]:
+    """The candidate of :func:`protocol_table` with the smallest seed SD of FID among those with at
+    least ``min_seeds`` seeds: ``choice``, ``fid`` (mean ± SD), ``sd``, ``floor`` (whether its SD is
+    at most :data:`PROTOCOL_FLOOR_SD`), ``complete`` ("k of n candidates have their seeds"). "—"
+    while none has enough seeds."""
+    full = table[table["seeds"] >= min_seeds]
+    out = {"complete": f"{len(full)} of {len(table)}", "choice": "—", "fid": "—", "sd": "—", "floor": "—"}
+    if len(full):
+        best = full.loc[full["FID SD"].idxmin()]
+        out.update(choice=best["candidate"], fid=f"{best['FID mean']:.2f} ± {best['FID SD']:.2f}", sd=f"{best['FID SD']:.2f}",
+                   floor=("meets" if best["FID SD"] <= PROTOCOL_FLOOR_SD else "misses") + f" the floor of {PROTOCOL_FLOOR_SD:g}")
+    return out
+
+
+def stored_sample_quality(cases: Sequence[tuple[str, str, Any, int]], profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every metric (:func:`ddpm_mnist.eval.metrics.quality_row`) of the 100 samples stored with
+    each run of ``cases`` (label, study, value, seed), beside the run's own FID on all its samples.
+    Cases without a stored result are left out. Columns: ``samples``, ``stored FID``, then
+    :func:`~ddpm_mnist.eval.metrics.quality_row`'s."""
+    import torch
+
+    from ..eval import metrics
+
+    rows = []
+    for label, name, value, seed in cases:
+        found = runner.study_results(name, profile, [seed], results_dir, [value]).get(get_study(name).label(value))
+        if found:
+            images = torch.as_tensor(found[0]["samples"])[:, None]
+            rows.append({"samples": label, "stored FID": found[0]["metrics"]["fid"], **metrics.quality_row(images)})
+    return pd.DataFrame(rows)
+
+
+def numerical_path(result: dict) -> str:
+    """How a stored result's network was trained, in words: its precision (the steps' dtypes, or
+    "precision not recorded") and whether ``torch.compile`` ran, e.g. "float32, eager"."""
+    steps = result["train"].get("precision_steps") or {"unrecorded": 1}
+    names = {"unrecorded": "precision not recorded", "bfloat16": "bfloat16 autocast"}
+    precision = " + ".join(sorted(names.get(k, k) for k in steps))
+    compiled = (result["train"].get("numerics") or {}).get("compile")
+    return f"{precision}, {'compiled' if compiled else 'eager' if compiled is not None else 'compile not recorded'}"
+
+
+def provenance_problems(results: Sequence[dict]) -> list[str]:
+    """What keeps a set of stored results (one study's) from being published: a result computed
+    from uncommitted code (``.dirty`` in its code version) or not recording its numerical path,
+    or the set mixing numerical paths (:func:`numerical_path`). Empty when clean."""
+    problems = [f"{r['hash']} (seed {r['seed']}) was computed from uncommitted code ({r['code_version']})"
+                for r in results if r["code_version"].endswith(".dirty")]
+    problems += [f"{r['hash']} (seed {r['seed']}) does not record its numerical path ({numerical_path(r)})"
+                 for r in results if "not recorded" in numerical_path(r)]
+    paths = sorted({numerical_path(r) for r in results})
+    if len(paths) > 1:
+        problems.append(f"the study mixes numerical paths: {'; '.join(paths)}")
+    return problems

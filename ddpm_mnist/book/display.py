@@ -74,6 +74,24 @@ def training_and_digits(name: str, profile: str, seeds: Sequence[int], results_d
     show_figure(plots.digit_histograms({k: v[0]["metrics"]["digits"]["histogram"] for k, v in by_value.items()}))
 
 
+def verdict(table: pd.DataFrame, name: str, prefix: str, profile: str, results_dir: str | Path | None = None) -> dict[str, Any]:
+    """Show the study's paired comparisons with the report's choice and glue its verdict for the
+    prose: ``<prefix>_verdict`` (one of three words) and ``<prefix>_verdict_why`` (the evidence).
+    The intervals include the FID's sampling spread at ``profile`` (:func:`~ddpm_mnist.book.analysis.sampling_spread`)."""
+    from IPython.display import Markdown, display
+
+    found = analysis.study_verdict(table, name, analysis.sampling_spread(profile, results_dir))
+    level = found["comparisons"]["level"]
+    note = (f"Each value minus the report's choice, on their common seeds; negative FID is better, negative precision or "
+            f"recall worse. Percentile bootstrap over seeds with the FID's sampling noise, {level.iloc[0]:.1%} intervals "
+            f"(Bonferroni over {len(level)} values).") if len(level) else "No value to compare yet."
+    if len(level):
+        display(analysis.comparison_table(found["comparisons"]).style.hide(axis="index"))
+    display(Markdown(note))
+    glue_all({f"{prefix}_verdict": found["verdict"], f"{prefix}_verdict_why": found["why"]})
+    return found
+
+
 def glue_text(key: str, value: Any) -> None:
     """Glue (myst-nb) ``value`` as Markdown text under ``key``, for ``{glue:md}`key``` in the
     prose (a plain ``glue`` of a string would show its quotes)."""

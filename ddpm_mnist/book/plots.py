@@ -208,3 +208,25 @@ def _finish(fig, ax, xlabel: str, ylabel: str, title: str):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def seed_strip(values_by_label: dict[str, Sequence[float]], ylabel: str = "FID (mnist-cnn, 1,000 samples)",
+               title: str = "one point per seed", reference: float | None = None):
+    """Each label's values, one point per seed (a line at their mean), so that a reader sees the
+    spread between seeds and not only its standard deviation; ``reference``: a dashed horizontal line."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for i, (label, values) in enumerate(values_by_label.items()):
+        v = np.asarray(values, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if len(v):
+            ax.plot(np.full(len(v), i) + np.linspace(-0.12, 0.12, len(v)), v, "o", color=f"C{i % 10}")
+            ax.hlines(v.mean(), i - 0.25, i + 0.25, color=f"C{i % 10}")
+    if reference is not None:
+        ax.axhline(reference, ls="--", color="grey", lw=1)
+    ax.set_xticks(np.arange(len(values_by_label)), list(values_by_label), rotation=20, fontsize=8, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -46,6 +46,8 @@ from .registry import get_study
 from .study import Study
 
 RESULT_FORMAT = "ddpm-mnist/result"
+QUALITY_METRICS = ("precision", "recall", "kid", "class_kl")
+"""Metrics stored beside the FID since the measuring instrument was rebuilt (NaN in older results)."""
 N_FIGURE_SAMPLES = 100
 ALL_SAMPLES = "all-samples.npz"
 
@@ -368,7 +370,9 @@ def study(
 
     One row per studied value: ``value``, ``report_fid``, ``fid_mean``, ``fid_std`` (over
     seeds; NaN with one seed), ``n_seeds``, ``fids``, ``train_time_s``, ``images_seen``,
-    ``steps`` (optimiser steps), ``parameters``, ``classes_covered``, and ``best`` / ``report_best`` flags. With a
+    ``steps`` (optimiser steps), ``parameters``, ``classes_covered``, and ``best`` / ``report_best`` flags;
+    for each of :data:`QUALITY_METRICS` (``precision``, ...) the per-seed list ``precisions`` and the
+    mean ``precision_mean`` (NaN unless every seed's result has it). With a
     ``shard`` only that shard's runs are computed and the table holds what is available.
     ``train_missing=False`` builds the table from stored results only. ``values``: only these
     of the study's values."""
@@ -397,6 +401,7 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
             if res is not None:
                 found.append(res)
         fids = [r["metrics"]["fid"] for r in found]
+        quality = {m: [r["metrics"].get(m, np.nan) for r in found] for m in QUALITY_METRICS}
         rows.append({
             "value": st.label(value),
             "run": prof.apply(st.config_for(value)).hash(),  # shared by values the profile caps to one run
@@ -412,6 +417,8 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
             "parameters": found[0]["parameters"] if found else np.nan,
             "classes_covered": min(r["metrics"]["digits"]["classes_covered"] for r in found) if found else np.nan,
             "nonfinite_fraction": min(r["metrics"]["nonfinite_fraction"] for r in found) if found else np.nan,
+            **{f"{m}s": v for m, v in quality.items()},
+            **{f"{m}_mean": float(np.mean(v)) if v and not np.isnan(v).any() else np.nan for m, v in quality.items()},
         })
     table = pd.DataFrame(rows)
     table["best"] = table["fid_mean"] == table["fid_mean"].min()

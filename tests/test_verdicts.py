@@ -1,0 +1,78 @@
+"""Verdicts (:mod:`ddpm_mnist.book.verdicts`) on study tables with known answers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ddpm_mnist.book.verdicts import CONFIRMED, CONTRADICTED, NOT_SEPARABLE, compare_with_choice, paired_interval, verdict
+
+
+def _table(rows):
+    """rows: value -> (fids per seed 0.., precisions or None)."""
+    out = []
+    for value, (fids, prec) in rows.items():
+        seeds = list(range(len(fids)))
+        out.append({"value": value, "run": value, "seeds": seeds, "fids": list(fids),
+                    "precisions": list(prec) if prec else [np.nan] * len(fids), "recalls": [0.5] * len(fids)})
+    return pd.DataFrame(out)
+
+
+def test_paired_interval_known_cases():
+    a, b = {0: 10.0, 1: 12.0, 2: 14.0}, {0: 5.0, 1: 7.0, 2: 9.0, 3: 1.0}
+    c = paired_interval(a, b)
+    assert (c.n, c.mean, c.low, c.high) == (3, 5.0, 5.0, 5.0)  # a constant difference: no seed noise
+    wide = paired_interval(a, b, sampling_sd=2.0)
+    assert wide.low < 5 < wide.high and wide.high - wide.low == pytest.approx(2 * 1.96 * 2 * np.sqrt(2 / 3), rel=0.05)
+    noisy = paired_interval({0: 1.0, 1: -1.0}, {0: 0.0, 1: 0.0})
+    assert noisy.low == pytest.approx(-np.sqrt(2)) and noisy.high == pytest.approx(np.sqrt(2)) and not noisy.below_zero and not noisy.above_zero
+    assert paired_interval({0: 1.0}, {1: 1.0}).n == 0
+
+
+def test_verdicts_on_known_tables():
+    choice = "c"
+    same = _table({"c": ([50, 60, 70], None), "x": ([51, 59, 71], None)})
+    assert verdict(compare_with_choice(same, choice))[0] == NOT_SEPARABLE
+    worse = _table({"c": ([50, 60, 70], None), "x": ([80, 91, 99], None)})
+    assert verdict(compare_with_choice(worse, choice))[0] == CONFIRMED
+    better = _table({"c": ([50, 60, 70], None), "x": ([80, 91, 99], None), "y": ([30, 41, 49], None)})
+    word, why = verdict(compare_with_choice(better, choice))
+    assert word == CONTRADICTED and why.startswith("y is better by 20.00")
+    # y's lower FID comes with a precision collapse (blobs): not a contradiction
+    blobs = _table({"c": ([50, 60, 70], [0.8, 0.8, 0.8]), "x": ([80, 91, 99], [0.8] * 3), "y": ([30, 41, 49], [0.3, 0.2, 0.25])})
+    word, why = verdict(compare_with_choice(blobs, choice))
+    assert word == CONFIRMED and "y scores a lower FID but worse precision or recall" in why
+    # the sampling noise of the FID widens a tight comparison until it is not separable
+    tight = _table({"c": ([50, 60, 70], None), "x": ([45, 55, 65], None)})
+    assert verdict(compare_with_choice(tight, choice))[0] == CONTRADICTED
+    assert verdict(compare_with_choice(tight, choice, sampling_sd=4.0))[0] == NOT_SEPARABLE  # 1.96 * 4 * sqrt(2/3) > 5
+
+
+def test_bonferroni_widens_with_the_number_of_values():
+    base = {"c": ([50, 60, 70, 55, 65], None), "x": ([47, 55, 69, 50, 62], None)}
+    few = compare_with_choice(_table(base), "c")
+    many = compare_with_choice(_table({**base, **{f"z{i}": ([90, 95, 99, 91, 97], None) for i in range(9)}}), "c")
+    fx, mx = few.set_index("value").loc["x", "fid"], many.set_index("value").loc["x", "fid"]
+    assert many["level"].iloc[0] == pytest.approx(1 - 0.05 / 10) and mx.high - mx.low >= fx.high - fx.low
+    with pytest.raises(ValueError, match="not a value"):
+        compare_with_choice(_table(base), "nope")
+
+
+def test_one_seed_values_borrow_the_study_seed_noise():
+    """A value run on one seed is compared with the seed noise the study's other values show."""
+    rows = {"c": ([50, 80, 65], None), "x": ([48, 79, 66], None), "y": ([20], None)}
+    cmp = compare_with_choice(_table(rows), "c").set_index("value")
+    y = cmp.loc["y", "fid"]
+    assert y.n == 1 and y.mean == -30 and y.low < -30 < y.high
+    alone = compare_with_choice(_table({"c": ([50], None), "y": ([20], None)}), "c").set_index("value").loc["y", "fid"]
+    assert np.isnan(alone.low) and "no seed noise measured" in alone.text()
+    assert verdict(compare_with_choice(_table({"c": ([50], None), "y": ([20], None)}), "c"))[0] == NOT_SEPARABLE
+    # a noisy study: x differs from c by up to 30 between seeds, so y's single 30-point gap is not separable
+    noisy = {"c": ([50, 80, 65], None), "x": ([80, 50, 66], None), "y": ([20], None)}
+    assert verdict(compare_with_choice(_table(noisy), "c"))[0] == NOT_SEPARABLE
+
+
+def test_one_seed_study_borrows_the_choice_seed_noise():
+    rows = {"c": ([50, 60, 70], None), "dense": ([200], None), "conv": ([60], None)}
+    cmp = compare_with_choice(_table(rows), "c").set_index("value")
+    assert cmp.loc["dense", "fid"].above_zero and not cmp.loc["conv", "fid"].above_zero
+    assert verdict(compare_with_choice(_table(rows), "c"))[0] == CONFIRMED

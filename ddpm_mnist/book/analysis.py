@@ -459,7 +459,7 @@ def stored_sample_quality(cases: Sequence[tuple[str, str, Any, int]], profile: s
     """Every metric (:func:`ddpm_mnist.eval.metrics.quality_row`) of the 100 samples stored with
     each run of ``cases`` (label, study, value, seed), beside the run's own FID on all its samples.
     Cases without a stored result are left out. Columns: ``samples``, ``stored FID``, then
-    :func:`~ddpm_mnist.eval.metrics.quality_row`'s."""
+    :func:`~ddpm_mnist.eval.metrics.quality_row`'s (its ``fid`` as ``FID of these 100``)."""
     import torch
 
     from ..eval import metrics
@@ -469,7 +469,9 @@ def stored_sample_quality(cases: Sequence[tuple[str, str, Any, int]], profile: s
         found = runner.study_results(name, profile, [seed], results_dir, [value]).get(get_study(name).label(value))
         if found:
             images = torch.as_tensor(found[0]["samples"])[:, None]
-            rows.append({"samples": label, "stored FID": found[0]["metrics"]["fid"], **metrics.quality_row(images)})
+            quality = metrics.quality_row(images)
+            quality["FID of these 100"] = quality.pop("fid")
+            rows.append({"samples": label, "stored FID": found[0]["metrics"]["fid"], **quality})
     return pd.DataFrame(rows)
 
 

@@ -207,35 +207,17 @@ REFERENCES = ("train", "test")
 
 
 def reference_stats(reference: str = "test", features: str = "mnist-cnn", device: str = "cpu", dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
-    """Feature mean and covariance of the whole ``reference`` split of ``dataset``, cached on disk under
-    ``<cache_dir>/fid_stats/[<dataset>-]<extractor>-<weights sha256[:16]>-<split>.npz`` (written atomically)."""
-    if reference not in REFERENCES:
-        raise ValueError(f"unknown FID reference {reference!r}; valid references: {', '.join(REFERENCES)}")
-    ex = get_extractor(features, device)
-    prefix = "" if dataset == "mnist" else f"{dataset}-"
-    path = cache_dir() / "fid_stats" / f"{prefix}{ex.name}-{ex.weights_sha256[:16]}-{reference}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as z:
-                return z["mu"], z["sigma"]
-        except Exception:
-            path.unlink(missing_ok=True)  # corrupt cache: recompute
-    images, _ = load_mnist_uint8(train=reference == "train", dataset=dataset)
-    mu, sigma = feature_stats(ex.features(images))
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, mu=mu, sigma=sigma)
-
-    atomic_write(path, write)
-    return mu, sigma
+    """Feature mean (D,) and covariance (D, D) of the whole ``reference`` split of ``dataset``
+    (:func:`reference_features`, cached)."""
+    return feature_stats(reference_features(reference, features, device, dataset))
 
 
 def reference_features(reference: str = "test", features: str = "mnist-cnn", device: str = "cpu", dataset: str = "mnist") -> np.ndarray:
-    """Features (N, D) float32 of the whole ``reference`` split of ``dataset``, cached on disk beside
-    :func:`reference_stats` (``...-<split>-features.npy``, written atomically)."""
+    """Features (N, D) float32 of the whole ``reference`` split of ``dataset``, cached on disk under
+    ``<cache_dir>/fid_stats/[<dataset>-]<extractor>-<weights sha256[:16]>-<split>-features.npy``
+    (written atomically; a corrupt file is recomputed)."""
     if reference not in REFERENCES:
-        raise ValueError(f"unknown reference {reference!r}; valid references: {', '.join(REFERENCES)}")
+        raise ValueError(f"unknown FID reference {reference!r}; valid references: {', '.join(REFERENCES)}")
     ex = get_extractor(features, device)
     prefix = "" if dataset == "mnist" else f"{dataset}-"
     path = cache_dir() / "fid_stats" / f"{prefix}{ex.name}-{ex.weights_sha256[:16]}-{reference}-features.npy"

@@ -264,7 +264,7 @@ def score(
     ex = get_extractor(features, device)
     fake = ex.features(x).astype(np.float64)
     real = reference_features(reference, features, device, dataset)
-    mu_r, sigma_r = reference_stats(reference, features, device, dataset)
+    mu_r, sigma_r = feature_stats(real)  # the reference statistics, from the features already loaded
     precision, recall = quality.precision_recall(reference_subset(real, len(fake)), fake, k=k)
     kid_mean, kid_std = quality.kid(real, fake)
     return {"fid": frechet_distance(*feature_stats(fake), mu_r, sigma_r), "precision": precision, "recall": recall,

@@ -11,7 +11,7 @@ import torch
 from ddpm_mnist.studies.beyond import FEWER_STEPS
 from ddpm_mnist.studies.config import RunConfig
 from ddpm_mnist.studies.runner import checkpoint_path, draw_samples, load_result, plan, run, run_dir, shard_of, shorter_checkpoint, study, tabulate
-from ddpm_mnist.studies.profiles import PROFILES, get_profile
+from ddpm_mnist.studies.profiles import PROFILES, Profile, get_profile
 from ddpm_mnist.studies.report import DENSE, STUDIES, UNET
 from ddpm_mnist.studies.registry import get_study
 from ddpm_mnist.core.sampling import ancestral_sample, ddim_sample
@@ -71,6 +71,11 @@ def test_profiles():
     assert PROFILES["paper"].apply(UNET).epochs == 50 and PROFILES["paper"].apply(UNET).n_samples == 10_000
     assert PROFILES["cpu"].apply(DENSE).epochs == 12 and PROFILES["cpu"].capped(1000)
     assert SMOKE.apply(UNET).train_subset == 128
+    # the published profile pins fp32 (machines change between sessions); the others take the fastest
+    assert PROFILES["cpu"].precision == "float32" and PROFILES["cpu"].amp is False
+    assert SMOKE.precision is None and SMOKE.amp is None
+    with pytest.raises(ValueError, match="precision 'fp16'"):
+        Profile("x", 1.0, None, None, 8, "bad", precision="fp16")
 
 
 def test_plans_and_shards():
@@ -98,6 +103,8 @@ def test_run_caches_resumes_and_detects_corruption(results):
     assert first["metrics"]["n_samples"] == 16 and first["metrics"]["features"] == "mnist-cnn"
     assert first["profile"] == "smoke" and first["train"]["images_seen"] > 0 and first["code_version"]
     assert sum(first["train"]["precision_steps"].values()) == first["train"]["steps"]
+    pinned = run(config.with_param("seed", 1), results, device="cpu", profile="cpu", progress=False)
+    assert pinned["train"]["precision_steps"] == {"float32": pinned["train"]["steps"]}  # fp32 even where bf16 is native
     t0 = time.perf_counter()
     again = run(config, results, device="cpu", progress=False)
     assert time.perf_counter() - t0 < 1.0 and again["created"] == first["created"]

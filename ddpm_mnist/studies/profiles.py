@@ -7,10 +7,12 @@ training-set size, samples scored) and leaves every other hyperparameter as the 
     CI, nbval and tests: 128 training images, a step or two of training, 8 samples scored.
     Numbers are meaningless; every code path is real.
 ``cpu``
-    The published book, computed on 2-core CPUs: most runs on an AVX2 machine in fp32 (about
-    130 training images/s for the baseline U-Net, see ``benchmarks/train_throughput.py``), the
-    later ones on an AVX-512 BF16 machine under bf16 autocast (about twice as fast per core;
-    each result records its precision). All 60,000
+    The published book, computed on 2-core CPUs whose kind changes from one session to the
+    next (AVX2-only, AVX-512 BF16, AMX). Its training path is pinned to fp32 eager
+    (:attr:`Profile.precision`): bf16 is native on some of those machines and emulated (about
+    10x slower) on the others, so only fp32 lets any of them continue a study on the study's
+    one numerical path (each result records its path; ``tests/test_results.py`` checks that a
+    study does not mix them). All 60,000
     training images, the report's epochs scaled by 0.06 and capped at 12 epochs, and 1,000
     samples scored with the ``mnist-cnn`` extractor.
 
@@ -37,6 +39,7 @@ from .config import RunConfig
 
 ENV_PROFILE = "DDPM_PROFILE"
 ENV_RESULTS = "DDPM_RESULTS_DIR"
+PRECISIONS = ("float32", "bfloat16")
 
 
 def results_root() -> Path:
@@ -61,6 +64,18 @@ class Profile:
     train_subset: int | None
     n_samples: int
     description: str
+    precision: str | None = None
+    """The training precision every run of the profile uses, "float32" or "bfloat16" (autocast);
+    None: the machine's fastest (:func:`~ddpm_mnist.train.fastpath.default_train_path`)."""
+
+    def __post_init__(self):
+        if self.precision not in (None, *PRECISIONS):
+            raise ValueError(f"profile {self.name!r}: precision {self.precision!r} is not one of {PRECISIONS} (or None)")
+
+    @property
+    def amp(self) -> bool | None:
+        """The ``amp`` argument of :func:`~ddpm_mnist.train.training.train` for this profile."""
+        return None if self.precision is None else self.precision == "bfloat16"
 
     def epochs(self, report_epochs: float) -> float:
         e = report_epochs * self.epoch_scale
@@ -83,7 +98,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", 0.002, 2, 128, 8, "CI: seconds per chapter; numbers meaningless"),
-    "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book, computed on 2 CPU cores"),
+    "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book, computed on 2 CPU cores", precision="float32"),
     "paper": Profile("paper", 1.0, None, None, 10_000, "the report's budget: full data, its epochs, 10,000 samples"),
 }
 

@@ -237,10 +237,11 @@ def _train_and_score(config: RunConfig, results_dir: str | Path, ck: Path, targe
     milestones = [e for e in milestones if extend is None or e > extend[1]]
     images, labels = load_mnist(train=True, value_range=config.value_range, subset=config.train_subset, seed=0, with_labels=True,
                                 dataset=config.dataset)
+    amp = get_profile(profile).amp if profile else None  # a profile may pin the precision (the cpu profile: fp32)
     result = train(
         config.spec, images, labels=labels, p_uncond=config.p_uncond, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, grad_clip=config.grad_clip,
         optimizer=config.optimizer, lr_schedule=config.lr_schedule, warmup_steps=config.warmup_steps,
-        ema_decay=config.ema_decay, ema_warmup=config.ema_warmup, seed=config.seed, device=dev, compile=compile,
+        ema_decay=config.ema_decay, ema_warmup=config.ema_warmup, seed=config.seed, device=dev, amp=amp, compile=compile,
         checkpoint_path=ck, keep_epochs=milestones, extend=extend and extend[0], progress=progress,
     )
     final = None

@@ -13,31 +13,57 @@ from pathlib import Path
 import numpy as np
 
 
+TRAIN_DEFAULTS = {"model": "unet", "T": 15, "schedule": "linear-noise", "loss": "x-prev-l2", "value_range": "[-1,1]",
+                  "epochs": 50, "batch_size": 256, "lr": 1e-3, "ema_decay": None, "ema_warmup": False, "optimizer": "adamw",
+                  "lr_schedule": "constant", "warmup_steps": 0}
+"""What ``train`` uses for an option given neither as a flag nor by ``--recipe``: the report's
+baseline (its U-Net, T = 15, linear-noise, x-prev-l2, 50 epochs at batch 256) and the project's
+protocol defaults."""
+
+
 def _add_denoiser_flags(p: argparse.ArgumentParser) -> None:
     from .core import losses, models, ranges, schedules
 
-    g = p.add_argument_group("denoiser")
-    g.add_argument("--model", default="unet", choices=list(models.MODELS))
+    g = p.add_argument_group("denoiser (default: the report's baseline, or the recipe's)")
+    g.add_argument("--model", choices=list(models.MODELS))
     g.add_argument("--channels", type=int, nargs="+", help="unet: channels per level, e.g. 32 64 128; conv: one number of filters")
     g.add_argument("--n-convs", type=int, help="conv/unet: number of convolutions")
     g.add_argument("--hidden", type=int, nargs="+", help="dense: hidden layer widths")
-    g.add_argument("--T", type=int, default=15, help="number of noising steps")
-    g.add_argument("--schedule", default="linear-noise", choices=list(schedules.SCHEDULES))
-    g.add_argument("--loss", default="x-prev-l2", choices=list(losses.LOSSES))
-    g.add_argument("--range", dest="value_range", default="[-1,1]", choices=list(ranges.RANGES), help="normalization range")
+    g.add_argument("--T", type=int, help="number of noising steps (default 15)")
+    g.add_argument("--schedule", choices=list(schedules.SCHEDULES))
+    g.add_argument("--loss", choices=list(losses.LOSSES))
+    g.add_argument("--range", dest="value_range", choices=list(ranges.RANGES), help="normalization range")
 
 
-def _model_options(args: argparse.Namespace) -> dict:
-    opts: dict = {}
+def _resolve(args: argparse.Namespace) -> tuple[dict, dict, dict | None]:
+    """(spec fields, train options, default sampling) from the flags given, then ``--recipe``,
+    then :data:`TRAIN_DEFAULTS`."""
+    from .train.recipes import get_recipe
+
+    recipe = get_recipe(args.recipe) if args.recipe else None
+    base = {**TRAIN_DEFAULTS, **(recipe.spec if recipe else {}), **(recipe.train if recipe else {})}
+    given = {k: v for k, v in vars(args).items() if v is not None and k in TRAIN_DEFAULTS}
+    if args.minutes is not None:
+        base.pop("epochs")
+        if "epochs" in given:
+            raise ValueError("give --epochs or --minutes, not both")
+    if args.no_ema:
+        given["ema_decay"] = None
+    o = {**base, **given}
+    opts = dict(recipe.spec.get("model_options", {})) if recipe and o["model"] == recipe.spec.get("model") else {}
     if args.channels:
-        opts["channels"] = tuple(args.channels) if args.model == "unet" else args.channels[0]
+        opts["channels"] = tuple(args.channels) if o["model"] == "unet" else args.channels[0]
     if args.n_convs is not None:
         opts["n_convs"] = args.n_convs
     if args.hidden:
         opts["hidden"] = tuple(args.hidden)
     if args.num_classes:
         opts["num_classes"] = args.num_classes
-    return opts
+    spec = {"model": o["model"], "options": opts, "T": o["T"], "schedule": o["schedule"], "loss": o["loss"],
+            "value_range": o["value_range"]}
+    train = {k: o[k] for k in ("batch_size", "lr", "ema_decay", "ema_warmup", "optimizer", "lr_schedule", "warmup_steps")}
+    train["epochs"] = o.get("epochs")
+    return spec, train, (recipe.sampling if recipe else None)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -45,20 +71,31 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .data import load_mnist
     from .train.training import train
 
-    spec = DenoiserSpec(args.model, _model_options(args), args.T, args.schedule, args.loss, args.value_range)
+    s, options, sampling = _resolve(args)
+    spec = DenoiserSpec(s["model"], s["options"], s["T"], s["schedule"], s["loss"], s["value_range"])
     spec.build()  # fail early on bad options
-    images, labels = load_mnist(train=True, value_range=args.value_range, subset=args.subset, seed=args.seed, with_labels=True,
+    images, labels = load_mnist(train=True, value_range=spec.value_range, subset=args.subset, seed=args.seed, with_labels=True,
                                 dataset=args.dataset)
     out = Path(args.out)
     result = train(
-        spec, images, labels=labels, p_uncond=args.p_uncond, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, ema_decay=args.ema_decay,
-        seed=args.seed, device=args.device, compile=args.compile, checkpoint_path=out / "checkpoint.pt",
-        progress=not args.quiet,
+        spec, images, labels=labels, p_uncond=args.p_uncond, minutes=args.minutes, **options, seed=args.seed, device=args.device,
+        compile=args.compile or None, checkpoint_path=out / "checkpoint.pt", sampling=sampling, progress=not args.quiet,
     )
     tail = result.losses[-50:]
     print(json.dumps({"checkpoint": str(out / "checkpoint.pt"), "steps": result.steps, "images_seen": result.images_seen,
                       "final_loss": sum(tail) / max(len(tail), 1), "wall_time_s": round(result.wall_time_s, 1),
-                      "resumed_from_step": result.resumed_from_step}))
+                      "resumed_from_step": result.resumed_from_step, "time_budget": result.time_budget}))
+
+
+def _sampling_options(args: argparse.Namespace, stored: dict | None) -> tuple[str, dict]:
+    """The sampler and its options: the flags given, else the checkpoint's default sampling
+    (a recipe's, ``stored``), else the report's ancestral sampler."""
+    from .core.sampling import SAMPLERS
+
+    name = args.sampler or (stored or {}).get("sampler", "ancestral")
+    defaults = {"variance": "report", "steps": None, "eta": 0.0,
+                **((stored or {}).get("options", {}) if name == (stored or {}).get("sampler") else {})}
+    return name, {o: getattr(args, o) if getattr(args, o) is not None else defaults[o] for o in SAMPLERS[name].options}
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -66,19 +103,20 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from .core.ranges import to_uint8
     from .core.sampling import SAMPLERS, class_labels, sample
     from .io import save_npy
-    from .train.checkpoint import load_denoiser
+    from .train.checkpoint import denoiser_from, read
     from .train.device import resolve_device
     from .train.fastpath import sampling_model
 
     device = resolve_device(args.device)
-    model, spec = load_denoiser(args.checkpoint, ema=not args.no_ema, device=device)
+    payload = read(args.checkpoint)
+    model, spec = denoiser_from(payload, ema=not args.no_ema, device=device, source=args.checkpoint)
     if args.guidance and not spec.num_classes:
         raise SystemExit(f"--guidance needs a class-conditional checkpoint; {args.checkpoint} is unconditional")
     labels = class_labels(args.n, spec.num_classes) if spec.num_classes else None  # rows of 10 per class
-    options = {o: getattr(args, o) for o in SAMPLERS[args.sampler].options}  # each option is a flag of the same name
-    evaluations = SAMPLERS[args.sampler].evaluations(spec.T, options)
+    sampler, options = _sampling_options(args, payload.get("sampling"))
+    evaluations = SAMPLERS[sampler].evaluations(spec.T, options)
     model, _ = sampling_model(model, device, args.n * evaluations * (2 if args.guidance else 1))
-    x = sample(args.sampler, model, spec.alpha_bar(), spec.target, args.n, options=options, seed=args.seed, device=device,
+    x = sample(sampler, model, spec.alpha_bar(), spec.target, args.n, options=options, seed=args.seed, device=device,
                batch_size=args.batch_size, progress=not args.quiet, labels=labels, guidance=args.guidance)
     images = to_uint8(x, spec.value_range)[:, 0]
     out = Path(args.out)
@@ -88,7 +126,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
         save_grid(out, images)
     else:
         raise SystemExit(f"--out must end in .npy (uint8 array) or .png (grid), got {out}")
-    print(f"wrote {len(images)} samples to {out}")
+    print(f"wrote {len(images)} samples to {out} ({sampler}, {', '.join(f'{k}={v}' for k, v in options.items())})")
 
 
 def cmd_fid(args: argparse.Namespace) -> None:
@@ -132,16 +170,25 @@ def build_parser() -> argparse.ArgumentParser:
     from .core.sampling import SAMPLERS, VARIANCES
     from .studies.profiles import PROFILES
     from .studies.registry import ALL_STUDIES
+    from .train.recipes import RECIPES
 
     parser = argparse.ArgumentParser(prog="ddpm-mnist", description="Denoising diffusion models on MNIST.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a denoiser; resumes from OUT/checkpoint.pt if present")
     _add_denoiser_flags(p)
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--ema-decay", type=float, default=None)
+    p.add_argument("--recipe", default=None, choices=list(RECIPES), help="a preset of the options above and below (flags given win): "
+                   "fast = v-prediction, cosine-nichol, T = 1000, batch 64, EMA, sampled with DDIM 50")
+    p.add_argument("--epochs", type=float, default=None, help="training length in epochs (default 50)")
+    p.add_argument("--minutes", type=float, default=None, help="training length in wall-clock minutes instead of epochs")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
+    p.add_argument("--optimizer", choices=["adamw", "schedulefree"])
+    p.add_argument("--lr-schedule", choices=["constant", "cosine", "linear"], help="decay after the warm-up (default constant)")
+    p.add_argument("--warmup-steps", type=int, help="linear lr warm-up steps (default 0)")
+    p.add_argument("--ema-decay", type=float, help="keep an EMA of the weights with this decay (default none)")
+    p.add_argument("--ema-warmup", action="store_true", default=None, help="warm the EMA decay up as min(d, (1+n)/(10+n))")
+    p.add_argument("--no-ema", action="store_true", help="no EMA even if the recipe has one")
     p.add_argument("--subset", type=int, default=None, help="train on a seeded random subset of this many images")
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
     p.add_argument("--num-classes", type=int, default=0, help="unet: class-conditional with this many classes (10), for guidance")
@@ -157,11 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("-n", type=int, default=100)
     p.add_argument("--out", required=True, help=".npy (uint8 array (N, 28, 28)) or .png (grid)")
-    p.add_argument("--sampler", choices=list(SAMPLERS), default="ancestral",
+    p.add_argument("--sampler", choices=list(SAMPLERS), default=None,
                    help="; ".join(f"{name}: {s.description}" for name, s in SAMPLERS.items()))
-    p.add_argument("--variance", choices=list(VARIANCES), default="report", help="ancestral sampler: sigma_t^2 = beta_{t-1} (the report), beta_t (Ho et al.) or the posterior variance")
+    p.add_argument("--variance", choices=list(VARIANCES), default=None, help="ancestral sampler: sigma_t^2 = beta_{t-1} (the report, the default), beta_t (Ho et al.) or the posterior variance")
     p.add_argument("--steps", type=int, default=None, help="DDIM: number of steps")
-    p.add_argument("--eta", type=float, default=0.0, help="DDIM: eta")
+    p.add_argument("--eta", type=float, default=None, help="DDIM: eta (default 0)")
     p.add_argument("--guidance", type=float, default=0.0, help="class-conditional checkpoints: classifier-free guidance scale w")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
     p.add_argument("--batch-size", type=int, default=500)

@@ -4,6 +4,7 @@ import torch
 from ddpm_mnist.train import checkpoint as ckpt
 from ddpm_mnist.train.checkpoint import CheckpointError
 from ddpm_mnist.core.spec import DenoiserSpec
+from ddpm_mnist.train.budget import planned_steps
 from ddpm_mnist.train.training import train
 
 TINY = DenoiserSpec("unet", {"channels": (8, 16, 32), "n_convs": 5}, T=15, schedule="linear-noise", loss="x-prev-l2")
@@ -122,3 +123,48 @@ def test_minimal_example_trains_and_samples():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "trained 3 steps on 256 images" in out.stdout and "4 samples" in out.stdout
+
+
+def test_planned_steps_closed_form():
+    assert planned_steps(1.0, elapsed_s=10.0, step_s=0.5) == 100
+    assert planned_steps(1.0, elapsed_s=10.0, step_s=0.5, overhead_s=20.0) == 60
+    assert planned_steps(0.01, elapsed_s=5.0, step_s=1.0) == 1  # always at least one step
+    with pytest.raises(ValueError, match="minutes must be > 0"):
+        planned_steps(0, 0, 1.0)
+
+
+def test_timed_run_fixes_its_horizon_and_equals_the_same_steps_by_epochs(tmp_path, mnist512):
+    data = mnist512[:128]  # 4 steps an epoch at batch 32
+    kw = dict(batch_size=32, seed=2, lr_schedule="cosine", warmup_steps=2, ema_decay=0.9, ema_warmup=True, progress=False)
+    path = tmp_path / "ck.pt"
+    timed = train(TINY, data, minutes=0.04, checkpoint_path=path, **kw)
+    budget = timed.time_budget
+    assert budget["planned_steps"] == timed.steps >= 1 and budget["probe_step_s"] > 0 and budget["minutes"] == 0.04
+    state = ckpt.read(path)
+    assert state["settings"]["steps"] == timed.steps and state["time_budget"] == budget
+    # the probe ran on copies: the run is the plain run of that many steps (its cosine ends there too)
+    plain = train(TINY, data, epochs=timed.steps / 4, **kw)
+    assert plain.steps == timed.steps and plain.losses == timed.losses and _same_weights(plain.model, timed.model)
+
+
+def test_timed_run_resumes_to_the_steps_it_planned(tmp_path, mnist512):
+    data = mnist512[:128]
+    kw = dict(batch_size=32, seed=3, progress=False, checkpoint_path=tmp_path / "ck.pt")
+    part = train(TINY, data, minutes=0.03, stop_after=1, **kw)
+    planned = part.time_budget["planned_steps"]
+    resumed = train(TINY, data, minutes=0.03, **kw)  # no new probe: the horizon is the recorded one
+    assert resumed.resumed_from_step == 1 and resumed.steps == planned and resumed.time_budget == part.time_budget
+    with pytest.raises(CheckpointError, match="another configuration"):
+        train(TINY, data, epochs=1, **kw)
+    train(TINY, data, epochs=1, batch_size=32, seed=3, progress=False, checkpoint_path=tmp_path / "plain.pt")
+    with pytest.raises(CheckpointError, match="not from a timed run"):
+        train(TINY, data, minutes=0.03, batch_size=32, seed=3, progress=False, checkpoint_path=tmp_path / "plain.pt")
+
+
+def test_run_length_is_epochs_or_minutes(mnist512):
+    with pytest.raises(ValueError, match="exactly one of epochs= or minutes="):
+        train(TINY, mnist512[:64], progress=False)
+    with pytest.raises(ValueError, match="exactly one of epochs= or minutes="):
+        train(TINY, mnist512[:64], epochs=1, minutes=1, progress=False)
+    with pytest.raises(ValueError, match="takes no keep_epochs"):
+        train(TINY, mnist512[:64], minutes=1, keep_epochs=[0.5], progress=False)

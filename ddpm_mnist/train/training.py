@@ -15,6 +15,7 @@ weights as an uninterrupted run with the same seed (on the same device and setti
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +29,7 @@ from tqdm import tqdm
 from ..core.losses import get_loss, training_pair
 from ..core.spec import DenoiserSpec
 from . import checkpoint as ckpt
+from .budget import planned_steps, probe_step_seconds
 from .device import resolve_device
 from .fastpath import NAIVE, TrainPath, default_train_path, describe_machine
 from .protocol import check_protocol, horizon_free, ema_update_fn, evaluation_weights, is_schedule_free, lr_factor, make_optimizer
@@ -47,6 +49,7 @@ class TrainResult:
     extended_from_step: int | None = None  # the step of the shorter run this one continued, if any
     epoch_checkpoints: dict[float, str] = field(default_factory=dict)
     numerics: dict = field(default_factory=dict)  # the path its steps took and the machine (last call of a resumed run)
+    time_budget: dict | None = None  # a timed run: its minutes, the probed step time and the steps it planned
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -150,9 +153,10 @@ def _restore(run: _Run, source: str | os.PathLike, spec: DenoiserSpec, settings:
 
 
 def _save(path: str | os.PathLike, run: _Run, spec: DenoiserSpec, settings: dict, *, precision: str, resumed_from: int,
-          seconds: float, numerics: dict) -> None:
+          seconds: float, numerics: dict, extra: dict | None = None) -> None:
     """Atomically checkpoint ``run`` at its current step; ``seconds``: training time of this call so far;
-    ``numerics``: how this call computes its steps (the path and the machine)."""
+    ``numerics``: how this call computes its steps (the path and the machine); ``extra``: further
+    entries (a timed run's ``time_budget``, the default ``sampling``)."""
     ckpt.save(
         path, spec, run.model, optimizer=run.opt.state_dict(), step=run.step, settings=settings,
         generator=run.gen.get_state(), losses=run.losses, train_time_s=run.time_before + seconds,
@@ -160,7 +164,7 @@ def _save(path: str | os.PathLike, run: _Run, spec: DenoiserSpec, settings: dict
         eval_state_dict=evaluation_weights(run.model, run.opt),
         ema_n_averaged=run.ema.n_averaged.clone() if run.ema else None, extended_from_step=run.extended_from,
         precision_steps={**run.precision_before, precision: run.precision_before.get(precision, 0) + run.step - resumed_from},
-        numerics=numerics,
+        numerics=numerics, **(extra or {}),
     )
 
 
@@ -197,7 +201,8 @@ def train(
     spec: DenoiserSpec,
     images: torch.Tensor,
     *,
-    epochs: float,
+    epochs: float | None = None,
+    minutes: float | None = None,
     labels: torch.Tensor | None = None,
     p_uncond: float = 0.1,
     batch_size: int = 256,
@@ -219,6 +224,7 @@ def train(
     keep_epochs: Iterable[float] = (),
     extend: str | os.PathLike | None = None,
     stop_after: int | None = None,
+    sampling: dict | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train a fresh network of ``spec`` on ``images`` (float (N, C, 28, 28) in ``spec.value_range``).
@@ -226,9 +232,13 @@ def train(
     A class-conditional ``spec`` needs the ``labels`` (int64 (N,)); each is dropped with
     probability ``p_uncond`` (see :func:`make_train_step`).
 
-    One epoch is ``N // batch_size`` steps (the last partial batch is dropped; a set smaller
-    than a batch is one step); ``epochs`` may be fractional (rounded to whole steps, at least
-    one). ``checkpoint_path``: resume from it if it exists and write it every
+    The length is ``epochs`` or ``minutes`` (exactly one). One epoch is ``N // batch_size`` steps
+    (the last partial batch is dropped; a set smaller than a batch is one step); ``epochs`` may
+    be fractional (rounded to whole steps, at least one). ``minutes``: a wall-clock budget,
+    counted from this call: a few steps of a throw-away copy are timed and the number of steps
+    that fit is fixed before the first real step (:mod:`.budget`), so that a decaying lr knows
+    its horizon; the checkpoint records it (``settings["steps"]``, ``time_budget``) and a
+    resumed timed run continues to those steps. ``checkpoint_path``: resume from it if it exists and write it every
     ``checkpoint_every`` steps, at each epoch's end and at the end. ``keep_epochs``: also keep
     a copy of the checkpoint after these (possibly fractional) epochs, see :func:`kept_checkpoint`.
     ``extend``: when ``checkpoint_path`` does not exist yet, start from this checkpoint of a
@@ -244,17 +254,24 @@ def train(
     (None: none) and, with ``ema_warmup``, the decay warmed up as min(d, (1+n)/(10+n)). A
     schedule-free run's returned ``model`` holds its averaged (evaluation) weights.
     ``stop_after``: stop after that many steps
-    in total (used to test interruption).
+    in total (used to test interruption). ``sampling``: how to sample the network by default
+    (``{"sampler": name, "options": {...}}``, a recipe's), kept in the checkpoint.
     """
+    entered = time.perf_counter()  # a time budget counts from here
     device = resolve_device(device)
     n = len(images)
     if n == 0:
         raise ValueError("no training images")
     if spec.num_classes and (labels is None or labels.shape != (n,)):
         raise ValueError(f"a class-conditional model needs one label per image: labels of shape ({n},)")
+    if (epochs is None) == (minutes is None):
+        raise ValueError("give the run's length as exactly one of epochs= or minutes=")
+    if minutes is not None and (minutes <= 0 or list(keep_epochs) or extend is not None):
+        raise ValueError(f"minutes={minutes}: a timed run needs minutes > 0 and takes no keep_epochs or extend "
+                         "(its length is only known once its step rate is measured)")
     bs = min(batch_size, n)
     steps_per_epoch = n // bs
-    total_steps = steps_for(epochs, steps_per_epoch)
+    total_steps = steps_for(epochs, steps_per_epoch) if epochs is not None else 0  # a timed run's is fixed below
     if bad := sorted(e for e in keep_epochs if not 0 < e <= epochs):
         raise ValueError(f"keep_epochs {bad} outside (0, {epochs}]")
     milestones: dict[int, list[float]] = {}
@@ -282,6 +299,12 @@ def train(
                AveragedModel(model, multi_avg_fn=ema_update_fn(ema_decay, ema_warmup), use_buffers=True) if ema_decay else None,
                torch.Generator(device=device).manual_seed(seed))
     source = checkpoint_path if checkpoint_path is not None and Path(checkpoint_path).exists() else extend
+    budget = None
+    if minutes is not None:
+        total_steps, budget = _timed_horizon(source, minutes, entered, spec, model, run.ema, path, images, labels,
+                                             optimizer=optimizer, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps,
+                                             grad_clip=grad_clip, p_uncond=p_uncond, bs=bs, device=device)
+        settings.update(minutes=minutes, steps=total_steps)
     if source is not None:
         _restore(run, source, spec, settings, extending=source == extend, total_steps=total_steps)
     resumed_from = run.step
@@ -297,7 +320,7 @@ def train(
 
     def save(out: str | os.PathLike) -> None:
         _save(out, run, spec, settings, precision=precision, resumed_from=resumed_from, seconds=time.perf_counter() - start,
-              numerics=numerics)
+              numerics=numerics, extra={k: v for k, v in {"time_budget": budget, "sampling": sampling}.items() if v})
 
     def after_step(step: int) -> None:
         if checkpoint_path is None:
@@ -317,7 +340,40 @@ def train(
     kept = {e: str(kept_checkpoint(checkpoint_path, e)) for es in milestones.values() for e in es
             if checkpoint_path is not None and kept_checkpoint(checkpoint_path, e).exists()}
     return TrainResult(model, run.ema.module if run.ema else None, run.losses, run.step, run.step * bs,
-                       run.time_before + time.perf_counter() - start, resumed_from, run.extended_from, kept, numerics)
+                       run.time_before + time.perf_counter() - start, resumed_from, run.extended_from, kept, numerics, budget)
+
+
+def _timed_horizon(source, minutes: float, entered: float, spec: DenoiserSpec, model: torch.nn.Module,
+                   ema: AveragedModel | None, path: TrainPath, images: torch.Tensor, labels: torch.Tensor | None, *,
+                   optimizer: str, lr: float, weight_decay: float, warmup_steps: int, grad_clip: float | None,
+                   p_uncond: float, bs: int, device: torch.device) -> tuple[int, dict]:
+    """The number of steps of a run of ``minutes`` and how it was fixed: read from the
+    checkpoint ``source`` of an interrupted timed run, else measured now on throw-away copies of
+    ``model``, its optimiser and ``ema`` (:func:`.budget.probe_step_seconds`), counting the time
+    since ``entered``."""
+    if source is not None:
+        state = ckpt.read(source, map_location="cpu")
+        if "time_budget" not in state:
+            raise ckpt.CheckpointError(f"checkpoint {source} is not from a timed run; move it away or train with epochs=")
+        return state["settings"]["steps"], state["time_budget"]
+    probe = copy.deepcopy(model)
+    probe_opt = make_optimizer(probe.parameters(), optimizer, lr, weight_decay, warmup_steps=warmup_steps, fused=path.fused_adamw)
+    probe_ema = copy.deepcopy(ema)
+    step = make_train_step(spec, probe, probe_opt, path=path, grad_clip=grad_clip, p_uncond=p_uncond)
+    y = labels[:bs].to(device) if spec.num_classes else None
+
+    def one(x0: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        loss = step(x0, gen, y)
+        if probe_ema is not None:
+            probe_ema.update_parameters(probe)
+        return loss
+
+    first, typical = probe_step_seconds(one, images[:bs].to(device), device)
+    overhead = max(0.0, first - typical) if path.compile else 0.0  # the real network compiles in its first step too
+    elapsed = time.perf_counter() - entered
+    steps = planned_steps(minutes, elapsed, typical, overhead)
+    return steps, {"minutes": minutes, "probe_step_s": round(typical, 5), "probe_first_step_s": round(first, 4),
+                   "seconds_before_first_step": round(elapsed, 2), "planned_steps": steps}
 
 
 def steps_for(epochs: float, steps_per_epoch: int) -> int:

@@ -17,7 +17,7 @@ endif
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[book,test]'
+	$(BIN)/python -m pip install --quiet -e '.[book,test,compare]'
 	touch $(STAMP)
 
 ## book: build the Jupyter Book into _build/html (from the committed results; no training)

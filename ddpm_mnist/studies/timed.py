@@ -1,0 +1,174 @@
+"""Quality per CPU-minute: networks trained for a fixed wall-clock, side by side with ``diffusers``.
+
+The book's chapter "Ten minutes on a CPU" and ``benchmarks/ten_minutes.py`` ask which DDPM one
+gets from M minutes of training on the machine at hand. Each candidate is a recipe
+(:mod:`ddpm_mnist.train.recipes`) with some options overridden (:data:`CANDIDATES`); each is
+trained for M minutes (:func:`ddpm_mnist.train.training.train` with ``minutes``), sampled with
+its sampler (1,000 samples, the fast sampling path) and scored with every metric of the
+project. The ``diffusers`` peer (:mod:`ddpm_mnist.train.peer`) is trained and scored the same
+way, and the real digits of the training split give the metrics' ceiling.
+
+A timed comparison is only fair between runs that had the machine to themselves: each result
+records the load average before it started and the CPU it ran on. Results are written
+atomically to ``<results>/timed/<label>-<M>min-seed<S>.json`` (with the first 100 samples);
+a stored result is not recomputed, an interrupted training resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..core.ranges import to_uint8
+from ..core.sampling import SAMPLERS, sample
+from ..core.spec import DenoiserSpec
+from ..data import load_mnist, load_mnist_uint8
+from ..eval import classifier, quality
+from ..eval.metrics import score
+from ..io import save_npy, write_json
+from ..train.fastpath import describe_machine, sampling_model
+from ..train.recipes import get_recipe
+from ..train.training import train
+from .runner import code_version
+
+PEER = "diffusers"
+"""The label of the ``diffusers`` peer's results."""
+
+CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
+    "fast": {},
+}
+"""Search candidates by label: what each changes in the ``fast`` recipe, as ``{"spec": {...},
+"train": {...}, "sampling": {...}}`` (each part optional, merged into the recipe's)."""
+
+
+def timed_path(results_dir: str | Path, label: str, minutes: float, seed: int) -> Path:
+    return Path(results_dir) / "timed" / f"{label}-{minutes:g}min-seed{seed}.json"
+
+
+def candidate(label: str) -> tuple[dict, dict, dict]:
+    """(spec fields, train options, sampling) of the candidate ``label``: the ``fast`` recipe
+    with the candidate's changes."""
+    if label not in CANDIDATES:
+        raise ValueError(f"unknown candidate {label!r}; valid candidates: {', '.join(CANDIDATES)}")
+    recipe, change = get_recipe("fast"), CANDIDATES[label]
+    return ({**recipe.spec, **change.get("spec", {})}, {**recipe.train, **change.get("train", {})},
+            {**recipe.sampling, **change.get("sampling", {})})
+
+
+def quality_of(images: torch.Tensor) -> dict[str, Any]:
+    """Every metric of uint8 samples (N, 1, 28, 28) against the MNIST test split: FID,
+    precision, recall, KID, the class histogram, its KL from uniform, the digits covered and the
+    classifier's mean confidence."""
+    digits = classifier.digit_summary(images)
+    return {**score(images), "class_kl": quality.class_kl(digits["histogram"]), "histogram": digits["histogram"],
+            "classes_covered": digits["classes_covered"], "confidence": digits["mean_confidence"]}
+
+
+def _finish(path: Path, label: str, minutes: float, seed: int, load: float, trained: dict, images: torch.Tensor,
+            sample_time: float, extra: dict) -> dict:
+    result = {"format": "ddpm-mnist/timed", "label": label, "minutes": minutes, "seed": seed, "n_samples": len(images),
+              "code_version": code_version(), "torch": torch.__version__, "machine": describe_machine(),
+              "load_before": round(load, 2), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "train": trained, "sample_time_s": round(sample_time, 2), "metrics": quality_of(images), **extra}
+    save_npy(path.with_suffix(".npy"), images[:100, 0].numpy())
+    write_json(path, result)
+    return result
+
+
+def run_candidate(label: str, minutes: float, seed: int, *, n_samples: int = 1000, results_dir: str | Path,
+                  device: str = "cpu", progress: bool = False, train_subset: int | None = None) -> dict:
+    """Train candidate ``label`` for ``minutes``, sample ``n_samples`` with its sampler and score
+    them (stored; loaded when already there)."""
+    path = timed_path(results_dir, label, minutes, seed)
+    if path.exists():
+        return _load(path)
+    load = os.getloadavg()[0]
+    s, opts, sampling = candidate(label)
+    spec = DenoiserSpec(s["model"], s.get("model_options", {}), s["T"], s["schedule"], s["loss"], s.get("value_range", "[-1,1]"))
+    images = load_mnist(train=True, value_range=spec.value_range, subset=train_subset, seed=0)
+    ck = path.parent / "checkpoints" / f"{path.stem}.pt"
+    result = train(spec, images, minutes=minutes, **opts, seed=seed, device=device, checkpoint_path=ck, sampling=sampling,
+                   progress=progress)
+    model = result.ema_model if result.ema_model is not None else result.model
+    options = sampling.get("options", {})
+    t0 = time.perf_counter()
+    fast, path_used = sampling_model(model, device, n_samples * SAMPLERS[sampling["sampler"]].evaluations(spec.T, options))
+    x = sample(sampling["sampler"], fast, spec.alpha_bar(), spec.target, n_samples, options=options, seed=10_000 + seed,
+               device=device, progress=progress)
+    sample_time = time.perf_counter() - t0
+    trained = {"steps": result.steps, "images_seen": result.images_seen, "wall_time_s": round(result.wall_time_s, 1),
+               "time_budget": result.time_budget, "numerics": result.numerics}
+    out = _finish(path, label, minutes, seed, load, trained, to_uint8(x, spec.value_range), sample_time,
+                  {"spec": spec.to_dict(), "options": opts, "sampling": {**sampling, "path": path_used}})
+    ck.unlink(missing_ok=True)
+    return out
+
+
+def run_peer(minutes: float, seed: int, *, n_samples: int = 1000, results_dir: str | Path, device: str = "cpu",
+             progress: bool = False, train_subset: int | None = None) -> dict:
+    """The ``diffusers`` peer trained for ``minutes``, sampled with DDIM 50 and scored (stored)."""
+    from ..train.peer import PEER_TRAINING, PEER_UNET, sample_peer, train_peer
+
+    path = timed_path(results_dir, PEER, minutes, seed)
+    if path.exists():
+        return _load(path)
+    load = os.getloadavg()[0]
+    images = load_mnist(train=True, value_range="[-1,1]", subset=train_subset, seed=0)
+    peer = train_peer(images, minutes, seed=seed, device=device, progress=progress)
+    t0 = time.perf_counter()
+    x = sample_peer(peer, n_samples, steps=50, seed=10_000 + seed, device=device)
+    sample_time = time.perf_counter() - t0
+    trained = {"steps": peer.steps, "images_seen": peer.images_seen, "wall_time_s": round(peer.wall_time_s, 1),
+               "time_budget": peer.time_budget}
+    import diffusers
+
+    return _finish(path, PEER, minutes, seed, load, trained, to_uint8(x, "[-1,1]"), sample_time,
+                   {"peer": {"unet": PEER_UNET, "training": PEER_TRAINING, "sampler": "DDIMScheduler, 50 steps, eta 0",
+                             "diffusers": diffusers.__version__,
+                             "parameters": sum(p.numel() for p in peer.model.parameters())}})
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def real_ceiling(n: int = 1000) -> dict:
+    """The metrics of ``n`` real digits of the training split against the test split: the best
+    a generator can score at this sample count."""
+    images, _ = load_mnist_uint8(train=True)
+    return quality_of(images[:n])
+
+
+def table(results: list[dict], ceiling: dict | None = None) -> pd.DataFrame:
+    """One row per label (mean over its seeds): seeds, steps, images seen, FID (mean and SD),
+    precision, recall, class KL, digits covered (minimum over seeds), sampling seconds; with
+    ``ceiling`` a last row for the real digits."""
+    rows = []
+    for label in dict.fromkeys(r["label"] for r in results):
+        rs = [r for r in results if r["label"] == label]
+        m = lambda key: float(np.mean([r["metrics"][key] for r in rs]))  # noqa: E731
+        fids = [r["metrics"]["fid"] for r in rs]
+        rows.append({"method": label, "seeds": len(rs), "steps": int(np.mean([r["train"]["steps"] for r in rs])),
+                     "images seen": int(np.mean([r["train"]["images_seen"] for r in rs])), "FID": float(np.mean(fids)),
+                     "FID SD": float(np.std(fids, ddof=1)) if len(rs) > 1 else float("nan"), "precision": m("precision"),
+                     "recall": m("recall"), "class KL": m("class_kl"),
+                     "digits covered (min)": min(r["metrics"]["classes_covered"] for r in rs),
+                     "sampling s / 1,000": float(np.mean([r["sample_time_s"] * 1000 / r["n_samples"] for r in rs]))})
+    if ceiling is not None:
+        rows.append({"method": "real digits (training split)", "seeds": 0, "steps": 0, "images seen": 0, "FID": ceiling["fid"],
+                     "FID SD": float("nan"), "precision": ceiling["precision"], "recall": ceiling["recall"],
+                     "class KL": ceiling["class_kl"], "digits covered (min)": ceiling["classes_covered"],
+                     "sampling s / 1,000": float("nan")})
+    return pd.DataFrame(rows)
+
+
+def stored(results_dir: str | Path) -> list[dict]:
+    """Every stored timed result under ``results_dir``."""
+    return [_load(p) for p in sorted((Path(results_dir) / "timed").glob("*.json"))]

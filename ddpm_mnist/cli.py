@@ -87,15 +87,19 @@ def cmd_train(args: argparse.Namespace) -> None:
                       "resumed_from_step": result.resumed_from_step, "time_budget": result.time_budget}))
 
 
-def _sampling_options(args: argparse.Namespace, stored: dict | None) -> tuple[str, dict]:
+def _sampling_options(args: argparse.Namespace, stored: dict | None, value_range: str) -> tuple[str, dict]:
     """The sampler and its options: the flags given, else the checkpoint's default sampling
-    (a recipe's, ``stored``), else the report's ancestral sampler."""
+    (a recipe's, ``stored``), else the report's ancestral sampler. ``--clip`` clamps DDIM's
+    predicted x0 to ``value_range``."""
+    from .core.ranges import check_range
     from .core.sampling import SAMPLERS
 
     name = args.sampler or (stored or {}).get("sampler", "ancestral")
-    defaults = {"variance": "report", "steps": None, "eta": 0.0,
+    defaults = {"variance": "report", "steps": None, "eta": 0.0, "clip": None,
                 **((stored or {}).get("options", {}) if name == (stored or {}).get("sampler") else {})}
-    return name, {o: getattr(args, o) if getattr(args, o) is not None else defaults[o] for o in SAMPLERS[name].options}
+    given = {"variance": args.variance, "steps": args.steps, "eta": args.eta,
+             "clip": list(check_range(value_range)) if args.clip else None}
+    return name, {o: given[o] if given[o] is not None else defaults[o] for o in SAMPLERS[name].options}
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -113,7 +117,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     if args.guidance and not spec.num_classes:
         raise SystemExit(f"--guidance needs a class-conditional checkpoint; {args.checkpoint} is unconditional")
     labels = class_labels(args.n, spec.num_classes) if spec.num_classes else None  # rows of 10 per class
-    sampler, options = _sampling_options(args, payload.get("sampling"))
+    sampler, options = _sampling_options(args, payload.get("sampling"), spec.value_range)
     evaluations = SAMPLERS[sampler].evaluations(spec.T, options)
     model, _ = sampling_model(model, device, args.n * evaluations * (2 if args.guidance else 1))
     x = sample(sampler, model, spec.alpha_bar(), spec.target, args.n, options=options, seed=args.seed, device=device,
@@ -209,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variance", choices=list(VARIANCES), default=None, help="ancestral sampler: sigma_t^2 = beta_{t-1} (the report, the default), beta_t (Ho et al.) or the posterior variance")
     p.add_argument("--steps", type=int, default=None, help="DDIM: number of steps")
     p.add_argument("--eta", type=float, default=None, help="DDIM: eta (default 0)")
+    p.add_argument("--clip", action="store_true", help="DDIM: clamp each predicted x0 to the data range")
     p.add_argument("--guidance", type=float, default=0.0, help="class-conditional checkpoints: classifier-free guidance scale w")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
     p.add_argument("--batch-size", type=int, default=500)

@@ -24,7 +24,7 @@ def test_recipe_fills_what_is_not_given_and_sample_uses_its_sampler(tmp_path, ca
     assert state["settings"]["batch_size"] == 64 and state["settings"]["ema_decay"] == fast.train["ema_decay"]
     assert state["settings"]["ema_warmup"] is True and state["sampling"] == fast.sampling
     assert main(["sample", str(out / "checkpoint.pt"), "-n", "4", "--out", str(tmp_path / "s.npy"), "--quiet"]) == 0
-    assert "ddim, steps=50, eta=0.0" in capsys.readouterr().out
+    assert "ddim, steps=50, eta=0.0, clip=None" in capsys.readouterr().out
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (4, 28, 28) and samples.dtype == np.uint8
     # a flag overrides the stored sampler

@@ -34,6 +34,7 @@ def test_hash_changes_with_every_field():
         "ddim_eta": 1.0, "n_samples": 9999, "fid_features": "inception", "fid_reference": "train", "seed": 1,
         "dataset": "fashion-mnist", "p_uncond": 0.2, "guidance": 1.0, "sample_seed": 3,
         "optimizer": "schedulefree", "lr_schedule": "cosine", "warmup_steps": 10, "ema_warmup": True, "use_ema": False,
+        "ddim_clip": True,
     }
     assert set(changed) == {f.name for f in dataclasses.fields(RunConfig)}
     conditional = UNET.with_param("model_options.num_classes", 10)

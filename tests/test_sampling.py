@@ -107,6 +107,23 @@ def test_ddim_step_with_the_true_noise_lands_on_the_forward_marginal(t, s):
     assert torch.allclose(ddim_step(x0, t, 0, x_t, None, alpha_bar=ab, target="x0"), x0)  # s = 0: the predicted x0
 
 
+def test_ddim_clip_clamps_x0_and_keeps_the_step_consistent():
+    """With ``clip`` the predicted x0 is clamped to the data range and the step is Song et al.'s
+    eq. (12) for that x0 and the noise it implies; inside the range clipping changes nothing."""
+    ab = alpha_bar("linear-beta", 50).double()
+    gen = torch.Generator().manual_seed(1)
+    x0, eps = torch.rand(2, 1, 28, 28, generator=gen, dtype=torch.float64) * 1.8 - 0.9, torch.randn(2, 1, 28, 28, generator=gen, dtype=torch.float64)
+    x_t = _forward(ab, 30, x0, eps)
+    inside = ddim_step(eps, 30, 10, x_t, None, alpha_bar=ab, target="eps", clip=(-1.0, 1.0))
+    assert torch.allclose(inside, ddim_step(eps, 30, 10, x_t, None, alpha_bar=ab, target="eps"), atol=1e-10)
+    wild = 3 * x0  # outside [-1, 1] in places
+    out0 = ddim_step(wild, 30, 0, x_t, None, alpha_bar=ab, target="x0", clip=(-1.0, 1.0))
+    assert torch.equal(out0, wild.clamp(-1, 1))
+    out = ddim_step(wild, 30, 10, x_t, None, alpha_bar=ab, target="x0", clip=(-1.0, 1.0))
+    implied = (x_t - ab[30].sqrt() * wild.clamp(-1, 1)) / (1 - ab[30]).sqrt()
+    assert torch.allclose(out, _forward(ab, 10, wild.clamp(-1, 1), implied), atol=1e-10)
+
+
 def test_ancestral_step_is_the_posterior_mean_plus_sigma_z():
     ab = alpha_bar("linear-beta", 20)
     x0, x_t = torch.rand(2, 1, 28, 28), torch.randn(2, 1, 28, 28)
@@ -127,7 +144,7 @@ def test_the_registry_drives_every_sampler(model):
     assert torch.equal(a, ancestral_sample(model, ab, "mean", 3, variance="beta", seed=1, progress=False))
     d = sample("ddim", model, ab, "mean", 3, options={"steps": 4, "eta": 0.5}, seed=1, progress=False)
     assert torch.equal(d, ddim_sample(model, ab, "mean", 3, steps=4, eta=0.5, seed=1, progress=False))
-    with pytest.raises(ValueError, match="takes the options steps, eta, not variance"):
+    with pytest.raises(ValueError, match="takes the options steps, eta, clip, not variance"):
         sample("ddim", model, ab, "mean", 3, options={"variance": "beta"}, progress=False)
     with pytest.raises(ValueError, match="valid samplers: ancestral, ddim"):
         sample("euler", model, ab, "mean", 3, progress=False)
@@ -137,7 +154,9 @@ def test_run_config_and_cli_read_the_registry():
     from ddpm_mnist.cli import build_parser
     from ddpm_mnist.studies.config import RunConfig
 
-    assert RunConfig(sampler="ddim", ddim_steps=5, ddim_eta=1.0).sampler_options == {"steps": 5, "eta": 1.0}
+    assert RunConfig(sampler="ddim", ddim_steps=5, ddim_eta=1.0).sampler_options == {"steps": 5, "eta": 1.0, "clip": None}
+    assert RunConfig(sampler="ddim", ddim_clip=True, value_range="[0,1]").sampler_options["clip"] == (0.0, 1.0)
+    assert RunConfig(sampler="ddim").hash() == RunConfig(sampler="ddim", ddim_clip=False).hash() != RunConfig(sampler="ddim", ddim_clip=True).hash()
     assert RunConfig(variance="beta").sampler_options == {"variance": "beta"}
     with pytest.raises(ValueError, match="valid samplers: ancestral, ddim"):
         RunConfig(sampler="euler")

@@ -128,7 +128,7 @@ def ancestral_step(output: torch.Tensor, t: int, x_t: torch.Tensor, generator: t
 
 
 def ddim_step(output: torch.Tensor, t: int, s: int, x_t: torch.Tensor, generator: torch.Generator | None, *,
-              alpha_bar: torch.Tensor, target: str, eta: float = 0.0) -> torch.Tensor:
+              alpha_bar: torch.Tensor, target: str, eta: float = 0.0, clip: tuple[float, float] | None = None) -> torch.Tensor:
     r""":math:`x_s` from :math:`x_t` for any :math:`0 \le s < t` (shape (B, C, H, W)): Song et al.
     (2021), equation (12),
 
@@ -136,9 +136,17 @@ def ddim_step(output: torch.Tensor, t: int, s: int, x_t: torch.Tensor, generator
        \quad \sigma = \eta \sqrt{\frac{1-\bar\alpha_s}{1-\bar\alpha_t}\Big(1 - \frac{\bar\alpha_t}{\bar\alpha_s}\Big)},
 
     with :math:`\hat x_0, \hat\epsilon` from the network's ``output``
-    (:func:`~ddpm_mnist.core.diffusion.x0_eps_from`); :math:`s = 0` returns :math:`\hat x_0`."""
+    (:func:`~ddpm_mnist.core.diffusion.x0_eps_from`); :math:`s = 0` returns :math:`\hat x_0`.
+    ``clip``: the data range (lo, hi); :math:`\hat x_0` is clamped to it and :math:`\hat\epsilon`
+    recomputed from :math:`x_t` and the clamped :math:`\hat x_0`, as Ho et al.'s sampler clips its
+    predicted :math:`x_0` (without it an error of :math:`\hat\epsilon` at large ``t`` reaches
+    :math:`\hat x_0` multiplied by :math:`\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}`)."""
     tt = torch.full((len(x_t),), t, device=x_t.device, dtype=torch.long)
     x0, eps = diffusion.x0_eps_from(output, target, x_t, tt, alpha_bar)
+    if clip is not None:
+        x0 = x0.clamp(*clip)
+        a = alpha_bar.to(x0.dtype)[t]
+        eps = (x_t - a.sqrt() * x0) / (1 - a).sqrt()
     if s == 0:
         return x0
     ab = alpha_bar.to(x0.dtype)  # float32 for a network's output
@@ -201,6 +209,7 @@ def ddim_sample(
     *,
     steps: int | Sequence[int] | None = None,
     eta: float = 0.0,
+    clip: tuple[float, float] | None = None,
     seed: int = 0,
     shape: tuple[int, int, int] = (1, 28, 28),
     batch_size: int = 500,
@@ -215,6 +224,7 @@ def ddim_sample(
     ``eta = 0``; ``eta = 1`` matches the ancestral sampler's :math:`\tilde\beta` variance when all
     steps are used. ``steps``: the number of network evaluations (evenly spaced) or an explicit
     decreasing list of steps (default: all T). The last step returns the predicted :math:`x_0`.
+    ``clip``: clamp each predicted :math:`x_0` to this data range (:func:`ddim_step`).
     ``allow_undefined``: run an ε model from a step where :math:`\bar\alpha_t = 0` anyway (NaN samples)."""
     T = len(alpha_bar) - 1
     ts = list(range(T, 0, -1)) if steps is None else ddim_timesteps(T, steps) if isinstance(steps, int) else list(steps)
@@ -229,7 +239,8 @@ def ddim_sample(
 
     def chain(x: torch.Tensor, gen: torch.Generator, y: torch.Tensor | None) -> Iterator[torch.Tensor]:
         for t, s in zip(ts, [*ts[1:], 0]):
-            x = ddim_step(_model_output(model, x, t, y, guidance), t, s, x, gen, alpha_bar=alpha_bar, target=target, eta=eta)
+            x = ddim_step(_model_output(model, x, t, y, guidance), t, s, x, gen, alpha_bar=alpha_bar, target=target, eta=eta,
+                          clip=clip)
             yield x
 
     return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "DDIM sampling", labels)
@@ -251,7 +262,8 @@ class Sampler:
 
 SAMPLERS: dict[str, Sampler] = {
     "ancestral": Sampler(ancestral_sample, ("variance",), "the report's sampler (Ho et al., Algorithm 2); variance: report, beta or beta-tilde"),
-    "ddim": Sampler(ddim_sample, ("steps", "eta"), "DDIM (Song et al., 2021); steps: network evaluations, eta: 0 deterministic",
+    "ddim": Sampler(ddim_sample, ("steps", "eta", "clip"),
+                    "DDIM (Song et al., 2021); steps: network evaluations, eta: 0 deterministic, clip: clamp the predicted x0 to the data range",
                     lambda T, options: options.get("steps") or T),
 }
 """The samplers by name: the one place their names and options are listed."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import data
+from ..core.ranges import check_range
 from ..core.sampling import SAMPLERS, get_sampler
 from ..core.spec import DenoiserSpec
 from ..eval import metrics
@@ -17,21 +18,22 @@ from ..train.protocol import check_protocol, horizon_free
 
 HASH_OPTIONAL: frozenset[str] = frozenset({
     "dataset", "p_uncond", "guidance", "sample_seed", "optimizer", "lr_schedule", "warmup_steps", "ema_warmup", "use_ema",
+    "ddim_clip",
 })
 """Fields added after results were first published: omitted from the hash at their default.
 Every field added to :class:`RunConfig` from now on goes here."""
 
 
 SAMPLING_FIELDS = (
-    "sampler", "variance", "ddim_steps", "ddim_eta", "guidance", "sample_seed", "n_samples", "fid_features", "fid_reference",
-    "use_ema",
+    "sampler", "variance", "ddim_steps", "ddim_eta", "ddim_clip", "guidance", "sample_seed", "n_samples", "fid_features",
+    "fid_reference", "use_ema",
 )
 """Fields that change how a trained network is sampled and scored, not the network."""
 
 
-SAMPLER_OPTION_FIELDS = {"variance": "variance", "steps": "ddim_steps", "eta": "ddim_eta"}
+SAMPLER_OPTION_FIELDS = {"variance": "variance", "steps": "ddim_steps", "eta": "ddim_eta", "clip": "ddim_clip"}
 """The :class:`RunConfig` field that holds each option of a registered sampler
-(:data:`~ddpm_mnist.core.sampling.SAMPLERS`)."""
+(:data:`~ddpm_mnist.core.sampling.SAMPLERS`); ``ddim_clip`` (a flag) becomes the range of ``value_range``."""
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -68,6 +70,7 @@ class RunConfig:
     variance: str = "report"  # ancestral: "report" (the report's section 2.3), "beta" or "beta-tilde"
     ddim_steps: int | None = None
     ddim_eta: float = 0.0
+    ddim_clip: bool = False  # DDIM: clamp the predicted x0 to the data range
     guidance: float = 0.0  # class-conditional models: classifier-free guidance scale w
     n_samples: int = 10_000
     fid_features: str = "mnist-cnn"
@@ -105,7 +108,10 @@ class RunConfig:
     @property
     def sampler_options(self) -> dict[str, Any]:
         """The options of this run's sampler (``variance``; ``steps`` and ``eta``), from their fields."""
-        return {o: getattr(self, SAMPLER_OPTION_FIELDS[o]) for o in SAMPLERS[self.sampler].options}
+        options = {o: getattr(self, SAMPLER_OPTION_FIELDS[o]) for o in SAMPLERS[self.sampler].options}
+        if "clip" in options:
+            options["clip"] = check_range(self.value_range) if options["clip"] else None
+        return options
 
     @property
     def spec(self) -> DenoiserSpec:

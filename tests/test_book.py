@@ -266,8 +266,18 @@ def test_display_table_shows_the_counts_a_study_changes():
     out = book.display_table(table, "batch-size")
     assert "optimiser steps" in out and "parameters" not in out
     assert out["optimiser steps"].tolist() == ["5,625", "703", "—"]
-    assert out["our FID (mean ± std)"].tolist() == ["50.00", "40.00 ± 3.00 ★", "—"]
+    assert out["our FID (mean ± SD over seeds; ★ lowest)"].tolist() == ["50.00", "40.00 ± 3.00 ★", "—"]
+    assert out["report FID (Inception; ★ its choice)"].tolist() == ["40.0", "21.4 ★", "60.0"]
     assert "parameters" in book.display_table(table.assign(parameters=[1000, 4000, nan]), "batch-size")
+    # a one-seed value lower than the three-seed means does not get the star
+    lone = book.display_table(table.assign(fid_mean=[30.0, 40.0, nan]), "batch-size")
+    assert lone["our FID (mean ± SD over seeds; ★ lowest)"].tolist() == ["30.00", "40.00 ± 3.00 ★", "—"]
+    # rows scored in different feature spaces (MNIST and Fashion-MNIST) are not ranked
+    fashion = pd.DataFrame({"value": ["MNIST", "Fashion-MNIST"], "fid_mean": [40.0, 90.0], "fid_std": [nan, nan],
+                            "report_fid": [None, None], "report_best": [False, False], "n_seeds": [1, 1],
+                            "images_seen": [1.0, 1.0], "steps": [1.0, 1.0], "parameters": [1.0, 1.0], "train_time_s": [1.0, 1.0],
+                            "classes_covered": [10, 10]})
+    assert "★" not in "".join(book.display_table(fashion, "fashion")["our FID (mean ± SD over seeds)"])
 
 
 def test_named_value_says_what_a_bare_number_is():

@@ -63,29 +63,42 @@ def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """The study table as the book shows it: the report's FID beside ours, best values marked;
     the optimiser steps and parameter counts only where the study changes them."""
     st = get_study(name)
+    lowest = lowest_rows(table, st)
     ours = [
         "—" if np.isnan(m) else f"{m:.2f}" + ("" if np.isnan(s) else f" ± {s:.2f}") + (" ★" if b else "")
-        for m, s, b in zip(table["fid_mean"], table["fid_std"], table["best"])
+        for m, s, b in zip(table["fid_mean"], table["fid_std"], lowest)
     ]
-    report = ["—" if r is None or (isinstance(r, float) and np.isnan(r)) else f"{r:.1f}" + (" ★" if b else "")
+    report = [("not printed" if r is None or (isinstance(r, float) and np.isnan(r)) else f"{r:.1f}") + (" ★" if b else "")
               for r, b in zip(table["report_fid"], table["report_best"])]
     out = pd.DataFrame({
         "configuration" if st.configs else PARAM_LABELS.get(st.param, st.param): table["value"],
-        "report FID (Inception)": report,
-        "our FID (mean ± std)": ours,
+        "report FID (Inception; ★ its choice)": report,
+        "our FID (mean ± SD over seeds; ★ lowest)" if lowest.any() else "our FID (mean ± SD over seeds)": ours,
         "seeds": table["n_seeds"],
         "images seen": _counts(table["images_seen"]),
         "optimiser steps": _counts(table["steps"]),
         "parameters": _counts(table["parameters"]),
         "train time": [("—" if np.isnan(t) else f"{t / 60:.1f} min") for t in table["train_time_s"]],
-        "digits covered": [("—" if np.isnan(c) else int(c)) for c in table["classes_covered"]],
+        "digits covered (fewest over seeds)": [("—" if np.isnan(c) else int(c)) for c in table["classes_covered"]],
     })
     for column, key, digits in (("precision", "precision", 3), ("recall", "recall", 3), ("class KL", "class_kl", 3)):
         if f"{key}_mean" in table and table[f"{key}_mean"].notna().any():  # results stored since the metric exists
             out[column] = ["—" if np.isnan(v) else f"{v:.{digits}f}" for v in table[f"{key}_mean"]]
     # steps and parameters that a study does not change (most studies) would only repeat themselves
     same = [c for c, k in {"optimiser steps": "steps", "parameters": "parameters"}.items() if table[k].dropna().nunique() <= 1]
-    return out.drop(columns=same + ([] if st.report_fid else ["report FID (Inception)"]))
+    return out.drop(columns=same + ([] if st.report_fid else ["report FID (Inception; ★ its choice)"]))
+
+
+def lowest_rows(table: pd.DataFrame, st) -> pd.Series:
+    """Which rows of a study table get the star of the lowest FID: the lowest mean among the rows
+    with the most seeds (up to three), so that a one-seed value does not outshine three-seed
+    means; none when the rows are scored in different feature spaces (not comparable)."""
+    scoring = {(c.dataset, c.fid_features) for c in (st.config_for(v) for v in st.values)}
+    enough = table["n_seeds"] >= min(3, int(table["n_seeds"].max() or 0))
+    means = table["fid_mean"].where(enough & table["fid_mean"].notna())
+    if len(scoring) > 1 or means.isna().all():
+        return pd.Series(False, index=table.index)
+    return means == means.min()
 
 
 def _counts(column: pd.Series) -> list[str]:

@@ -42,8 +42,8 @@ def _study(name, section, title, param, values, fids, choice) -> Study:
 STUDIES: dict[str, Study] = {
     s.name: s
     for s in [
-        # the U-Net's FID in 4.3 is not printed in the text; the tuned one (4.3.7) is 10.9
-        _study("models", "4.1-4.3", "Dense, convolutional and U-Net denoisers", None, ["dense", "conv", "unet"], [34.2, 14.1, 10.9], "unet"),
+        # the report prints no FID for its U-Net baseline (4.3); 10.9 is its tuned U-Net's (4.3.7), another configuration
+        _study("models", "4.1-4.3", "Dense, convolutional and U-Net denoisers", None, ["dense", "conv", "unet"], [34.2, 14.1, None], "unet"),
         _study("batch-size", "4.3.1", "Batch size", "batch_size", [32, 64, 128, 256, 512, 1024, 2048],
                [26.4, 27.3, 27.5, 21.4, 42.2, 41.5, 54.7], 256),
         _study("epochs", "4.3.2", "Number of epochs", "epochs", [1, 5, 10, 25, 50, 100, 200, 1000],

@@ -106,7 +106,7 @@ def _protocol_runs() -> list[tuple[str, list, list[int]]]:
     groups: dict[str, list[str]] = {}
     for name, config in CANDIDATES.items():  # candidates that share a training run, in the study's order
         groups.setdefault(config.train_hash(), []).append(name)
-    return [("protocol", names, [seed]) for names in groups.values() for seed in PROTOCOL_SEEDS]
+    return [("protocol", names, [seed]) for seed in PROTOCOL_SEEDS for names in groups.values()]
 
 
 PROTOCOL_RUNS = _protocol_runs()

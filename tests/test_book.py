@@ -305,3 +305,15 @@ def test_the_analysis_layer_needs_no_notebook():
     code = "import sys, ddpm_mnist.book.analysis; print(sorted(m for m in ('IPython', 'myst_nb') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_protocol_text_names_optimiser_schedule_clipping_averaging_and_variance():
+    from ddpm_mnist.book.analysis import protocol_text
+
+    assert protocol_text({}) == "AdamW, lr 0.001 constant, gradients clipped at norm 1, σ² = β_(t-1) (the report's)"
+    cosine = {"lr": 2e-3, "lr_schedule": "cosine", "warmup_steps": 35, "ema_decay": 0.999, "ema_warmup": True, "variance": "beta"}
+    assert protocol_text(cosine) == ("AdamW, lr 0.002 cosine after 35 warm-up steps, gradients clipped at norm 1, "
+                                     "EMA 0.999 (warm-up), σ² = β_t")
+    assert protocol_text({"optimizer": "schedulefree", "grad_clip": None, "sampler": "ddim"}) == \
+        "schedule-free AdamW, lr 0.001, no gradient clipping"
+    assert "EMA" not in protocol_text({"ema_decay": 0.999, "use_ema": False})

@@ -7,6 +7,7 @@ prose, so the text and the tables cannot disagree, and each can be unit-tested.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pandas as pd
 
 from ..studies import runner
 from ..studies.beyond import BEYOND, TUNED
+from ..studies.config import RunConfig
 from ..studies.plan import BEYOND_RUNS, RULE_SEEDS, seed_spread, tuned_row
 from ..studies.profiles import get_profile, results_dir_for
 from ..studies.registry import get_study
@@ -55,8 +57,26 @@ def provenance(name: str, profile: str, seeds: Sequence[int], results_dir: str |
     for x in results:
         paths[numerical_path(x)] = paths.get(numerical_path(x), 0) + 1
     path_text = "; ".join(f"{p}: {n} run{'s' if n > 1 else ''}" for p, n in sorted(paths.items(), key=lambda kv: -kv[1]))
+    protocols = "; ".join(sorted({protocol_text(x["config"]) for x in results}))
     return (f"Profile `{prof.name}` ({prof.description}); seeds {', '.join(map(str, found))} (the seeds column counts those of each row); "
-            f"trained on {', '.join(devices)} (numerical path {path_text}); FID in {fids}; code {', '.join(versions)}.")
+            f"protocol {protocols}; trained on {', '.join(devices)} (numerical path {path_text}); FID in {fids}; "
+            f"code {', '.join(versions)}.")
+
+
+def protocol_text(config: dict) -> str:
+    """A stored config's optimisation protocol in words, e.g. "AdamW, lr 1e-3 constant, gradients
+    clipped at norm 1, EMA 0.999 (warm-up), σ² = β_t"; fields absent from older results take their
+    defaults."""
+    c = {f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING} | config
+    parts = ["schedule-free AdamW" if c["optimizer"] == "schedulefree" else "AdamW"]
+    schedule = "" if c["optimizer"] == "schedulefree" else f" {c['lr_schedule']}"
+    parts.append(f"lr {c['lr']:g}{schedule}" + (f" after {c['warmup_steps']} warm-up steps" if c["warmup_steps"] else ""))
+    parts.append(f"gradients clipped at norm {c['grad_clip']:g}" if c["grad_clip"] else "no gradient clipping")
+    if c["ema_decay"] and c.get("use_ema", True):
+        parts.append(f"EMA {c['ema_decay']:g}" + (" (warm-up)" if c["ema_warmup"] else ""))
+    if c["sampler"] == "ancestral":
+        parts.append({"report": "σ² = β_(t-1) (the report's)", "beta": "σ² = β_t", "beta-tilde": "σ² = β̃_t"}[c["variance"]])
+    return ", ".join(parts)
 
 
 def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:

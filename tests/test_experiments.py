@@ -79,6 +79,29 @@ def test_profiles():
         Profile("x", 1.0, None, None, 8, "bad", precision="fp16")
 
 
+def test_a_profile_protocol_fills_what_a_study_does_not_set():
+    from ddpm_mnist.studies.beyond import BEYOND, HO
+    from ddpm_mnist.studies.profiles import with_protocol
+    from ddpm_mnist.studies.protocol import PROTOCOL
+
+    protocol = {"ema_decay": 0.999, "ema_warmup": True, "variance": "beta"}
+    assert with_protocol(UNET, protocol) == dataclasses.replace(UNET, **protocol)
+    assert with_protocol(UNET, protocol, keep="variance").variance == "report"
+    assert with_protocol(UNET.with_param("ema_decay", 0.995), protocol).ema_decay == 0.995  # a study's explicit choice stays
+    assert with_protocol(UNET, {}) is UNET
+    staged = Profile("s", 0.06, 12, None, 1000, "staged", protocol=protocol, folder="cpu")
+    assert staged.results_dir == PROFILES["cpu"].results_dir
+    sampler = BEYOND["sampler-baseline"]
+    assert [staged.study_config(sampler, v).variance for v in sampler.values] == ["report", "beta", "beta-tilde"]
+    assert staged.study_config(BEYOND["fewer-steps"], "ancestral, 100 steps").variance == HO.variance
+    assert staged.study_config(get_study("batch-size"), 64).ema_decay == 0.999
+    published = PROTOCOL.configs["constant 1e-3 (published)"]
+    assert staged.study_config(PROTOCOL, "constant 1e-3 (published)") == PROFILES["cpu"].apply(published)  # protocols stay as they are
+    # the published profile has no protocol of its own: its configs (and result hashes) are unchanged
+    assert PROFILES["cpu"].study_config(get_study("batch-size"), 64) == PROFILES["cpu"].apply(UNET.with_param("batch_size", 64))
+    assert PROFILES["cpu-next"].protocol and PROFILES["cpu-next"].results_dir == PROFILES["cpu"].results_dir
+
+
 def test_plans_and_shards():
     st = get_study("epochs")
     runs = plan(st, get_profile("cpu"), seeds=[0, 1])

@@ -306,8 +306,8 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
     exceeds twice the spread). "—" where results are missing."""
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
-    baseline = prof.apply(STUDIES["models"].config_for("unet")).hash()
-    cells = [(f"{st.title.lower()} = {row['value']}", row, prof.apply(st.config_for(value)).hash() == baseline)
+    baseline = prof.study_config(STUDIES["models"], "unet").hash()
+    cells = [(f"{st.title.lower()} = {row['value']}", row, prof.study_config(st, value).hash() == baseline)
              for name, st in STUDIES.items() if name not in ("models", "epochs")
              for value, (_, row) in zip(st.values, runner.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())]
     return _best_against_baseline(cells, tuned_row(profile, results_dir), sampling_spread(profile, results_dir))
@@ -325,7 +325,7 @@ def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str
              for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
              for st in [BEYOND[name]]
              for value, (_, row) in zip(st.values, runner.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())
-             if row["run"] != tuned.hash() and prof.apply(st.config_for(value)).epochs == tuned.epochs]
+             if row["run"] != tuned.hash() and prof.study_config(st, value).epochs == tuned.epochs]
     return _best_against_baseline(cells, tuned_row(profile, results_dir), sampling_spread(profile, results_dir))
 
 

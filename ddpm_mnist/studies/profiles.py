@@ -26,6 +26,15 @@ training-set size, samples scored) and leaves every other hyperparameter as the 
     are biased upwards against those on 10,000, so they are compared only with each other.
 ``paper``
     The report's settings: all 60,000 images, its epochs and batch sizes, 10,000 samples.
+``cpu-next``
+    The ``cpu`` profile under the protocol its re-run will use (:data:`NEXT_PROTOCOL`), writing
+    to the same folder: the runner computes it while the book still shows the ``cpu`` results,
+    which it replaces once complete (a profile change, so that the published book never mixes
+    protocols).
+
+A profile may also fix the optimisation protocol of its runs (:attr:`Profile.protocol`, see
+:func:`with_protocol`): fields such as the EMA or the sampler's variance, which the report does
+not study, set for every run except where a study varies them.
 """
 
 from __future__ import annotations
@@ -34,8 +43,10 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .config import RunConfig
+from .study import Study
 
 ENV_PROFILE = "DDPM_PROFILE"
 ENV_RESULTS = "DDPM_RESULTS_DIR"
@@ -49,6 +60,22 @@ def results_root() -> Path:
         return Path(os.environ[ENV_RESULTS])
     repo = Path(__file__).resolve().parents[2]
     return repo / "results" if (repo / "pyproject.toml").exists() else Path("results")
+
+
+NEXT_PROTOCOL: dict[str, Any] = {"ema_decay": 0.999, "ema_warmup": True, "variance": "beta"}
+"""The protocol of the ``cpu`` profile's re-run: the candidate of the protocol study
+(``book/protocol.md``) with the smallest seed spread so far (an EMA of the weights, its decay
+warmed up, and Ho et al.'s σ² = β_t)."""
+
+_PUBLISHED = RunConfig()
+
+
+def with_protocol(config: RunConfig, protocol: dict[str, Any], keep: str | None = None) -> RunConfig:
+    """``config`` with the fields of ``protocol`` set, except ``keep`` (the field a study varies)
+    and fields ``config`` already sets to something other than :class:`RunConfig`'s default (a
+    study's explicit choice, e.g. Ho et al.'s σ² = β_t at T = 100, or the EMA chapter's decay)."""
+    changes = {k: v for k, v in protocol.items() if k != keep and getattr(config, k) == getattr(_PUBLISHED, k)}
+    return dataclasses.replace(config, **changes) if changes else config
 
 
 def results_dir_for(profile: str, results_dir: str | Path | None = None) -> Path:
@@ -65,6 +92,10 @@ class Profile:
     n_samples: int
     description: str
     precision: str | None = None
+    protocol: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Protocol fields every run of the profile takes (:func:`with_protocol`); empty: each config's own."""
+    folder: str | None = None
+    """The results folder under :func:`results_root` (default: the profile's name)."""
     """The training precision every run of the profile uses, "float32" or "bfloat16" (autocast);
     None: the machine's fastest (:func:`~ddpm_mnist.train.fastpath.default_train_path`)."""
 
@@ -81,11 +112,20 @@ class Profile:
         e = report_epochs * self.epoch_scale
         return min(e, self.max_epochs) if self.max_epochs is not None else e
 
-    def apply(self, config: RunConfig) -> RunConfig:
-        """``config`` at this profile's budget."""
-        return dataclasses.replace(
-            config, epochs=self.epochs(config.epochs), train_subset=self.train_subset, n_samples=self.n_samples
-        )
+    def apply(self, config: RunConfig, keep: str | None = None) -> RunConfig:
+        """``config`` at this profile's budget and under its protocol (except the field ``keep``)."""
+        budget = dataclasses.replace(config, epochs=self.epochs(config.epochs), train_subset=self.train_subset,
+                                     n_samples=self.n_samples)
+        return with_protocol(budget, self.protocol, keep)
+
+    def study_config(self, study: Study, value: Any) -> RunConfig:
+        """The config of ``value`` of ``study`` at this profile: its budget, and its protocol except
+        in the field the study varies (none for a study whose values are protocols)."""
+        config = study.config_for(value)
+        if study.fixed_protocol:
+            return dataclasses.replace(config, epochs=self.epochs(config.epochs), train_subset=self.train_subset,
+                                       n_samples=self.n_samples)
+        return self.apply(config, keep=study.param)
 
     def capped(self, report_epochs: float) -> bool:
         """Whether ``report_epochs`` hits this profile's cap (several values then share a run)."""
@@ -93,13 +133,15 @@ class Profile:
 
     @property
     def results_dir(self) -> Path:
-        return results_root() / self.name
+        return results_root() / (self.folder or self.name)
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", 0.002, 2, 128, 8, "CI: seconds per chapter; numbers meaningless"),
     "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book, computed on 2 CPU cores", precision="float32"),
     "paper": Profile("paper", 1.0, None, None, 10_000, "the report's budget: full data, its epochs, 10,000 samples"),
+    "cpu-next": Profile("cpu-next", 0.06, 12, None, 1000, "the cpu profile's re-run under its next protocol", precision="float32",
+                        protocol=NEXT_PROTOCOL, folder="cpu"),
 }
 
 

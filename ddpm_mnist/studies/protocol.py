@@ -45,4 +45,4 @@ CANDIDATES: dict[str, RunConfig] = {
 """The candidates, by label; the first is the published protocol (its EMA tracked, not used)."""
 
 PROTOCOL = Study("protocol", "protocol", "The training protocol: seed spread at equal compute", None, tuple(CANDIDATES), {},
-                 "constant 1e-3 (published)", configs=CANDIDATES)
+                 "constant 1e-3 (published)", configs=CANDIDATES, fixed_protocol=True)

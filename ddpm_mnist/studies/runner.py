@@ -155,7 +155,7 @@ def _write_result(config, results_dir, *, profile, device, train_info, scored, s
         "format": RESULT_FORMAT,
         "hash": config.hash(),
         "config": config.to_dict(),
-        "profile": profile,
+        "profile": (get_profile(profile).folder or profile) if profile else profile,  # a staged profile's results are its folder's
         "seed": config.seed,
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads",
@@ -315,7 +315,7 @@ def study_configs(study: Study, profile: Profile, seeds: Sequence[int], values: 
     out = []
     for value in _values(study, values):
         for seed in seeds:
-            config = profile.apply(study.config_for(value)).with_param("seed", seed)
+            config = profile.study_config(study, value).with_param("seed", seed)
             out.append((value, seed, config))
     return out
 
@@ -394,7 +394,7 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
     for value in _values(st, values):
         found = []
         for seed in seeds:
-            config = prof.apply(st.config_for(value)).with_param("seed", seed)
+            config = prof.study_config(st, value).with_param("seed", seed)
             try:
                 res = load_result(config, results_dir)
             except CorruptResultError:
@@ -405,7 +405,7 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
         quality = {m: [r["metrics"].get(m, np.nan) for r in found] for m in QUALITY_METRICS}
         rows.append({
             "value": st.label(value),
-            "run": prof.apply(st.config_for(value)).hash(),  # shared by values the profile caps to one run
+            "run": prof.study_config(st, value).hash(),  # shared by values the profile caps to one run
             "report_fid": st.report_fid.get(st.label(value)),
             "fid_mean": float(np.mean(fids)) if fids else np.nan,
             "fid_std": float(np.std(fids, ddof=1)) if len(fids) > 1 else np.nan,
@@ -436,7 +436,7 @@ def study_results(
     out: dict[str, list[dict]] = {}
     for value in _values(st, values):
         for seed in seeds:
-            res = load_result(prof.apply(st.config_for(value)).with_param("seed", seed), results_dir)
+            res = load_result(prof.study_config(st, value).with_param("seed", seed), results_dir)
             if res is not None:
                 out.setdefault(st.label(value), []).append(res)
     return out

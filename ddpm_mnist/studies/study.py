@@ -39,6 +39,7 @@ class Study:
     report_choice: Any
     base: RunConfig = field(default_factory=RunConfig)
     configs: dict[str, RunConfig] | None = None  # param None: the configuration of each value
+    fixed_protocol: bool = False  # its values are optimisation protocols: a profile's protocol does not apply
 
     def config_for(self, value: Any) -> RunConfig:
         if self.param is None:

@@ -102,6 +102,24 @@ def test_a_profile_protocol_fills_what_a_study_does_not_set():
     assert PROFILES["cpu-next"].protocol and PROFILES["cpu-next"].results_dir == PROFILES["cpu"].results_dir
 
 
+def test_contenders_are_the_values_one_seed_cannot_tell_from_the_choice_or_that_beat_it():
+    import pandas as pd
+
+    from ddpm_mnist.studies.plan import contenders
+
+    nan = float("nan")
+    table = pd.DataFrame({"value": ["a", "b", "c", "d", "e", "f"], "fid_mean": [61.0, 65.0, 80.0, 50.0, 40.0, nan],
+                          "nonfinite_fraction": [0, 0, 0, 0, 1.0, nan]})
+    # margin 1.96 * 4 * sqrt(1 + 1/3) = 9.05 above the choice's 60 (three seeds)
+    assert contenders(table, 4.0, "a", 60.0, 3) == ["b", "d"]
+    assert contenders(table, 8.0, "a", 60.0, 3) == ["b", "d"]  # 80 is still beyond 60 + 18.1
+    assert contenders(table, 12.0, "a", 60.0, 3) == ["b", "c", "d"]
+    assert contenders(table, nan, "a", 60.0, 3) == [] and contenders(table, 4.0, "a", nan, 3) == []
+    assert PROFILES["cpu"].seed_rule == "neighbours" and PROFILES["cpu-next"].seed_rule == "choice"
+    with pytest.raises(ValueError, match="seed rule 'all'"):
+        Profile("x", 1.0, None, None, 8, "bad", seed_rule="all")
+
+
 def test_plans_and_shards():
     st = get_study("epochs")
     runs = plan(st, get_profile("cpu"), seeds=[0, 1])

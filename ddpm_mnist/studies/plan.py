@@ -1,7 +1,11 @@
 """Which runs the book's chapters need, and in what order: the seed rule.
 
-Every value of a study gets seed 0; a value whose FID lies within twice the baseline's seed
-spread of a neighbour's gets seeds 1 and 2 as well (:func:`close_values`). :data:`CHAPTER_RUNS`
+Every value of a study gets seed 0; which values get seeds 1 and 2 as well is the profile's seed
+rule (:attr:`~ddpm_mnist.studies.profiles.Profile.seed_rule`): ``neighbours`` (the published
+``cpu`` results), a value whose FID lies within twice the baseline's seed spread of a
+neighbour's (:func:`close_values`); ``choice`` (the re-run), a value that the verdict could not
+yet tell from the report's choice or that beats it (:func:`contenders`), since a verdict needs
+at least three seeds on both sides of every comparison it makes. :data:`CHAPTER_RUNS`
 and :data:`BEYOND_RUNS` list what the chapters show; :func:`run_order` is the order in which
 ``scripts/run_profile.py`` computes it, and :func:`missing` what is still to compute.
 """
@@ -76,17 +80,39 @@ def close_values(table: pd.DataFrame, spread: float) -> list[str]:
     return [v for v in value if v in close]
 
 
+def contenders(table: pd.DataFrame, spread: float, choice: str, choice_fid: float, choice_seeds: int) -> list[str]:
+    """Values of a first-seed study table (its order) that need more seeds under the ``choice``
+    rule: every value other than the report's ``choice`` whose one-seed FID is below the choice's
+    mean (``choice_fid`` over ``choice_seeds`` seeds) plus the half-width of a 95% interval of a
+    one-seed-against-``choice_seeds`` difference, :math:`1.96\,s\sqrt{1 + 1/n}` with ``spread``
+    the seed SD :math:`s`: the values one seed cannot tell from the choice, and those that may
+    beat it. Values without a result, or scored on blank images only (``nonfinite_fraction`` = 1),
+    are left out; nothing is a contender while ``spread`` or ``choice_fid`` is NaN."""
+    done = table[table["fid_mean"].notna() & (table["value"] != choice)]
+    if "nonfinite_fraction" in done:
+        done = done[~(done["nonfinite_fraction"] >= 1)]
+    if np.isnan(spread) or np.isnan(choice_fid) or choice_seeds < 1:
+        return []
+    margin = 1.96 * spread * np.sqrt(1 + 1 / choice_seeds)
+    return [v for v, f in zip(done["value"], done["fid_mean"]) if f < choice_fid + margin]
+
+
 def extra_seed_runs(profile: str, results_dir: str | Path | None = None,
                     studies: Sequence[str] = RULE_STUDIES) -> list[tuple[str, list, list[int]]]:
-    """(study, values, seeds) that the seed rule asks for, from the stored first-seed results of
-    ``studies`` (among :data:`RULE_STUDIES`) and the baseline's spread (for
+    """(study, values, seeds) that the profile's seed rule asks for, from the stored first-seed
+    results of ``studies`` (among :data:`RULE_STUDIES`) and the baseline's spread (for
     ``scripts/run_profile.py``, after a study's first seeds; stored runs among them are skipped there)."""
     spread = seed_spread(profile, results_dir)
+    prof = get_profile(profile)
+    baseline = tuned_row(profile, results_dir)
     out = []
     for name in (n for n in RULE_STUDIES if n in studies):
         st = get_study(name)
-        table = runner.tabulate(st, get_profile(profile), RULE_SEEDS[:1], results_dir_for(profile, results_dir))
-        close = set(close_values(table, spread))
+        table = runner.tabulate(st, prof, RULE_SEEDS[:1], results_dir_for(profile, results_dir))
+        if prof.seed_rule == "choice":
+            close = set(contenders(table, spread, st.label(st.report_choice), float(baseline["fid_mean"]), int(baseline["n_seeds"])))
+        else:
+            close = set(close_values(table, spread))
         out += [(name, batch, RULE_SEEDS[1:]) for batch in rule_batches(st, [v for v in st.values if st.label(v) in close])]
     return out
 

@@ -51,6 +51,7 @@ from .study import Study
 ENV_PROFILE = "DDPM_PROFILE"
 ENV_RESULTS = "DDPM_RESULTS_DIR"
 PRECISIONS = ("float32", "bfloat16")
+SEED_RULES = ("neighbours", "choice")
 
 
 def results_root() -> Path:
@@ -92,16 +93,22 @@ class Profile:
     n_samples: int
     description: str
     precision: str | None = None
+    """The training precision every run of the profile uses, "float32" or "bfloat16" (autocast);
+    None: the machine's fastest (:func:`~ddpm_mnist.train.fastpath.default_train_path`)."""
     protocol: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Protocol fields every run of the profile takes (:func:`with_protocol`); empty: each config's own."""
     folder: str | None = None
     """The results folder under :func:`results_root` (default: the profile's name)."""
-    """The training precision every run of the profile uses, "float32" or "bfloat16" (autocast);
-    None: the machine's fastest (:func:`~ddpm_mnist.train.fastpath.default_train_path`)."""
+    seed_rule: str = "neighbours"
+    """Which values of a study get further seeds (:mod:`ddpm_mnist.studies.plan`): ``neighbours``
+    (within twice the seed spread of a neighbouring value) or ``choice`` (not yet separable from
+    the report's choice, or better)."""
 
     def __post_init__(self):
         if self.precision not in (None, *PRECISIONS):
             raise ValueError(f"profile {self.name!r}: precision {self.precision!r} is not one of {PRECISIONS} (or None)")
+        if self.seed_rule not in SEED_RULES:
+            raise ValueError(f"profile {self.name!r}: seed rule {self.seed_rule!r} is not one of {SEED_RULES}")
 
     @property
     def amp(self) -> bool | None:
@@ -141,7 +148,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book, computed on 2 CPU cores", precision="float32"),
     "paper": Profile("paper", 1.0, None, None, 10_000, "the report's budget: full data, its epochs, 10,000 samples"),
     "cpu-next": Profile("cpu-next", 0.06, 12, None, 1000, "the cpu profile's re-run under its next protocol", precision="float32",
-                        protocol=NEXT_PROTOCOL, folder="cpu"),
+                        protocol=NEXT_PROTOCOL, folder="cpu", seed_rule="choice"),
 }
 
 

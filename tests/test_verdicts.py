@@ -76,3 +76,17 @@ def test_one_seed_study_borrows_the_choice_seed_noise():
     cmp = compare_with_choice(_table(rows), "c").set_index("value")
     assert cmp.loc["dense", "fid"].above_zero and not cmp.loc["conv", "fid"].above_zero
     assert verdict(compare_with_choice(_table(rows), "c"))[0] == CONFIRMED
+
+
+def test_a_chapters_finding_names_verdict_choice_and_closest_rival():
+    from ddpm_mnist.book.analysis import finding, study_verdict
+
+    t = _table({"256": ([50, 60, 70], None), "64": ([30, 41, 49], None), "2048": ([90, 95, 99], None)})
+    t["fid_mean"], t["n_seeds"] = [np.mean(f) for f in t["fids"]], [len(f) for f in t["fids"]]
+    text = finding(study_verdict(t, "batch-size"), t, "batch-size")
+    first, second = text.split("  \n")
+    assert first == "**Contradicted.** The report's choice, batch size = 256, scores FID 60.00 over 3 seeds here."
+    assert second.startswith("Closest rival: batch size = 64, -20.00 FID against the choice (interval ")
+    assert second.endswith("; 3 common seeds; negative is better).")
+    alone = t[t["value"] == "256"]
+    assert finding(study_verdict(alone, "batch-size"), alone, "batch-size").endswith("No other value shares a seed with it yet.")

@@ -160,7 +160,9 @@ def _named_value(st, value: str) -> str:
     """A study value as a reader needs it out of its table: "200 epochs", "guidance = 1", "v-l2"."""
     if st.param == "epochs":
         return f"{value} epochs"
-    return value if any(ch.isalpha() for ch in value) else f"{st.param} = {value}"
+    if st.param is None or any(ch.isalpha() for ch in value):
+        return value
+    return f"{PARAM_LABELS.get(st.param, st.param).removesuffix(' w')} = {value}"
 
 
 def tuned_reference(profile: str, results_dir: str | Path | None = None) -> str:
@@ -429,6 +431,28 @@ def study_verdict(table: pd.DataFrame, name: str, sampling_sd: float = float("na
     comparisons = compare_with_choice(table, st.label(st.report_choice), sampling_sd=sd)
     word, why = verdict(comparisons)
     return {"verdict": word, "why": why, "comparisons": comparisons}
+
+
+def finding(found: dict[str, Any], table: pd.DataFrame, name: str) -> str:
+    """A study's finding in two lines, for the admonition that opens its chapter: the verdict with
+    the report's choice and its FID here, then the value closest to beating it (the lowest paired
+    FID difference) with that difference, its interval and the seeds it rests on. ``found``:
+    :func:`study_verdict`'s answer for ``table``."""
+    st = get_study(name)
+    choice = st.label(st.report_choice)
+    row = table[table["value"] == choice]
+    fid = "no result yet" if row.empty or np.isnan(row["fid_mean"].iloc[0]) else \
+        f"FID {row['fid_mean'].iloc[0]:.2f} over {int(row['n_seeds'].iloc[0])} seeds"
+    first = f"**{found['verdict'][0].upper()}{found['verdict'][1:]}.** The report's choice, {_named_value(st, choice)}, scores {fid} here."
+    compared = found["comparisons"]
+    compared = compared[[c.n > 0 for c in compared["fid"]]] if len(compared) else compared
+    if not len(compared):
+        return first + " No other value shares a seed with it yet."
+    best = compared.loc[compared["fid"].map(lambda c: c.mean).idxmin()]
+    c = best["fid"]
+    spread = "no interval yet (one common seed)" if np.isnan(c.low) else f"interval {c.low:+.2f} to {c.high:+.2f}"
+    return (first + f"  \nClosest rival: {_named_value(st, best['value'])}, {c.mean:+.2f} FID against the choice "
+            f"({spread}; {c.n} common seed{'s' if c.n > 1 else ''}; negative is better).")
 
 
 def comparison_table(comparisons: pd.DataFrame) -> pd.DataFrame:

@@ -76,7 +76,8 @@ def training_and_digits(name: str, profile: str, seeds: Sequence[int], results_d
 
 def verdict(table: pd.DataFrame, name: str, prefix: str, profile: str, results_dir: str | Path | None = None) -> dict[str, Any]:
     """Show the study's paired comparisons with the report's choice and glue its verdict for the
-    prose: ``<prefix>_verdict`` (one of three words) and ``<prefix>_verdict_why`` (the evidence).
+    prose: ``<prefix>_verdict`` (one of three words), ``<prefix>_verdict_why`` (the evidence) and
+    ``<prefix>_finding`` (:func:`~ddpm_mnist.book.analysis.finding`, for the chapter's opening admonition).
     The intervals include the FID's sampling spread at ``profile`` (:func:`~ddpm_mnist.book.analysis.sampling_spread`)."""
     from IPython.display import Markdown, display
 
@@ -88,7 +89,8 @@ def verdict(table: pd.DataFrame, name: str, prefix: str, profile: str, results_d
     if len(level):
         display(analysis.comparison_table(found["comparisons"]).style.hide(axis="index"))
     display(Markdown(note))
-    glue_all({f"{prefix}_verdict": found["verdict"], f"{prefix}_verdict_why": found["why"]})
+    glue_all({f"{prefix}_verdict": found["verdict"], f"{prefix}_verdict_why": found["why"],
+              f"{prefix}_finding": analysis.finding(found, table, name)})
     return found
 
 

@@ -84,8 +84,8 @@ def contenders(table: pd.DataFrame, spread: float, choice: str, choice_fid: floa
     """Values of a first-seed study table (its order) that need more seeds under the ``choice``
     rule: every value other than the report's ``choice`` whose one-seed FID is below the choice's
     mean (``choice_fid`` over ``choice_seeds`` seeds) plus the half-width of a 95% interval of a
-    one-seed-against-``choice_seeds`` difference, :math:`1.96\,s\sqrt{1 + 1/n}` with ``spread``
-    the seed SD :math:`s`: the values one seed cannot tell from the choice, and those that may
+    one-seed-against-``choice_seeds`` difference, 1.96 s sqrt(1 + 1/n) with ``spread``
+    the seed SD s: the values one seed cannot tell from the choice, and those that may
     beat it. Values without a result, or scored on blank images only (``nonfinite_fraction`` = 1),
     are left out; nothing is a contender while ``spread`` or ``choice_fid`` is NaN."""
     done = table[table["fid_mean"].notna() & (table["value"] != choice)]

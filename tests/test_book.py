@@ -300,6 +300,8 @@ def test_numerical_path_names_precision_and_compile():
     assert book.numerical_path(result({"float32": 703})) == "float32, eager"
     assert book.numerical_path(result({"float32": 200, "bfloat16": 503}, True)) == "bfloat16 autocast + float32, compiled"
     assert book.numerical_path(result(None)) == "precision not recorded, compile not recorded"
+    bf16_sampled = {**result({"float32": 703}), "metrics": {"sampling_path": {"precision": "bfloat16"}}}
+    assert book.numerical_path(bf16_sampled) == "float32, eager, sampled in bfloat16"
 
 
 def test_the_analysis_layer_needs_no_notebook():

@@ -147,6 +147,7 @@ def test_run_caches_resumes_and_detects_corruption(results):
     assert sum(first["train"]["precision_steps"].values()) == first["train"]["steps"]
     pinned = run(config.with_param("seed", 1), results, device="cpu", profile="cpu", progress=False)
     assert pinned["train"]["precision_steps"] == {"float32": pinned["train"]["steps"]}  # fp32 even where bf16 is native
+    assert pinned["metrics"]["sampling_path"]["precision"] == "float32"
     t0 = time.perf_counter()
     again = run(config, results, device="cpu", progress=False)
     assert time.perf_counter() - t0 < 1.0 and again["created"] == first["created"]

@@ -534,12 +534,15 @@ def stored_sample_quality(cases: Sequence[tuple[str, str, Any, int]], profile: s
 
 def numerical_path(result: dict) -> str:
     """How a stored result's network was trained, in words: its precision (the steps' dtypes, or
-    "precision not recorded") and whether ``torch.compile`` ran, e.g. "float32, eager"."""
+    "precision not recorded") and whether ``torch.compile`` ran, e.g. "float32, eager", then the
+    sampling precision where it is not float32 (", sampled in bfloat16")."""
     steps = result["train"].get("precision_steps") or {"unrecorded": 1}
     names = {"unrecorded": "precision not recorded", "bfloat16": "bfloat16 autocast"}
     precision = " + ".join(sorted(names.get(k, k) for k in steps))
     compiled = (result["train"].get("numerics") or {}).get("compile")
-    return f"{precision}, {'compiled' if compiled else 'eager' if compiled is not None else 'compile not recorded'}"
+    sampled = (result.get("metrics", {}).get("sampling_path") or {}).get("precision", "float32")
+    return (f"{precision}, {'compiled' if compiled else 'eager' if compiled is not None else 'compile not recorded'}"
+            + ("" if sampled == "float32" else f", sampled in {sampled}"))
 
 
 def provenance_problems(results: Sequence[dict]) -> list[str]:

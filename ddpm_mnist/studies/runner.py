@@ -120,12 +120,13 @@ def draw_samples(config: RunConfig, model: torch.nn.Module, n: int, device: torc
                   allow_undefined=True)
 
 
-def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.device, progress: bool) -> tuple[dict, np.ndarray]:
+def _sample_and_score(config: RunConfig, model: torch.nn.Module, device: torch.device, progress: bool,
+                      amp: bool | None = None) -> tuple[dict, np.ndarray]:
     spec = config.spec
     labels = class_labels(config.n_samples, spec.num_classes) if spec.num_classes else None
     t0 = time.perf_counter()  # compiling, when the fast path compiles, counts as sampling time
     image_steps = config.n_samples * config.evaluations * (2 if config.guidance else 1)
-    fast, sampling_path = sampling_model(model, device, image_steps)
+    fast, sampling_path = sampling_model(model, device, image_steps, amp=amp)  # the profile's precision, else the fastest
     x = draw_samples(config, fast, config.n_samples, device, labels, progress)
     sample_time = time.perf_counter() - t0
     nonfinite = float((~torch.isfinite(x)).flatten(1).any(1).float().mean())
@@ -269,7 +270,7 @@ def _train_and_score(config: RunConfig, results_dir: str | Path, ck: Path, targe
             "precision_steps": state.get("precision_steps"),  # steps trained in float32 / under bfloat16 autocast
             "numerics": state.get("numerics"),  # the training path (precision, compile, channels-last, micro-batch), threads, CPU
         }
-        scored, samples = _sample_and_score(c, model, dev, progress)
+        scored, samples = _sample_and_score(c, model, dev, progress, amp=amp)
         out = _write_result(c, results_dir, profile=profile, device=dev, train_info=train_info, scored=scored, samples=samples,
                             parameters=count_parameters(model))
         if c is config:

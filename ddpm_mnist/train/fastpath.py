@@ -12,7 +12,8 @@ machine they run on):
   sampling network with inductor's weight freezing: about 1.3x over eager channels-last, after
   about 30 s of compiling per input shape;
 * bf16 autocast: about 2x where oneDNN has native bf16 (AVX-512 BF16 / AMX), about 10x slower
-  where it is emulated (AVX2), so it is used only where native (:func:`.device.autocast_dtype`).
+  where it is emulated (AVX2), so it is used only where native (:func:`.device.autocast_dtype`),
+  for training and for sampling (a profile may pin fp32 for both).
 
 :class:`TrainPath` and :func:`sampling_model` apply what measured faster; both are recorded
 with every result (:func:`describe`).
@@ -97,16 +98,35 @@ class Chunked(torch.nn.Module):
         return torch.cat(outs)
 
 
-def sampling_model(model: torch.nn.Module, device: torch.device | str, image_steps: int = 0) -> tuple[torch.nn.Module, dict]:
+class Autocast(torch.nn.Module):
+    """``model`` evaluated under ``torch.autocast(dtype)``, its output returned in float32 (the
+    samplers' arithmetic between network evaluations stays in float32)."""
+
+    def __init__(self, model: torch.nn.Module, dtype: torch.dtype):
+        super().__init__()
+        self.model, self.dtype = model, dtype
+
+    def forward(self, *args: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(args[0].device.type, dtype=self.dtype):
+            return self.model(*args).float()
+
+
+def sampling_model(model: torch.nn.Module, device: torch.device | str, image_steps: int = 0,
+                   amp: bool | None = None) -> tuple[torch.nn.Module, dict]:
     """``model`` prepared for fast sampling on ``device`` and a description of what was done.
 
     CPU: channels-last, evaluated in chunks of :data:`CPU_CHUNK` images (:class:`Chunked`),
     compiled with inductor's weight freezing when the work is at least
     :data:`COMPILE_SAMPLING_MIN_IMAGE_STEPS` image-steps. CUDA: compiled from the same amount of
-    work. The samplers run it under ``torch.inference_mode``; its outputs equal the eager fp32
-    network's up to float rounding (``tests/test_fastpath.py``)."""
+    work. The network runs under bf16 autocast (:class:`Autocast`) where it is native (``amp``
+    None; True or False forces it). The samplers run it under ``torch.inference_mode``; in fp32
+    its outputs equal the eager fp32 network's up to float rounding, in bf16 up to bf16's
+    (``tests/test_fastpath.py``)."""
     device = torch.device(device)
     model = model.eval().to(device=device, memory_format=torch.channels_last)
+    dtype = autocast_dtype(device) if amp is None else (torch.bfloat16 if amp else None)
+    if dtype is not None:
+        model = Autocast(model, dtype)
     compiled = image_steps >= COMPILE_SAMPLING_MIN_IMAGE_STEPS
     if compiled:
         options = {"freezing": True} if device.type == "cpu" else None
@@ -114,7 +134,8 @@ def sampling_model(model: torch.nn.Module, device: torch.device | str, image_ste
     chunk = CPU_CHUNK if device.type == "cpu" else None
     if chunk:
         model = Chunked(model, chunk, pad=compiled)
-    return model, {"precision": "float32", "channels_last": True, "compile": compiled, "chunk": chunk}
+    precision = str(dtype).removeprefix("torch.") if dtype is not None else "float32"
+    return model, {"precision": precision, "channels_last": True, "compile": compiled, "chunk": chunk}
 
 
 def describe_machine() -> dict:

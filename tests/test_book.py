@@ -278,6 +278,10 @@ def test_display_table_shows_the_counts_a_study_changes():
                             "images_seen": [1.0, 1.0], "steps": [1.0, 1.0], "parameters": [1.0, 1.0], "train_time_s": [1.0, 1.0],
                             "classes_covered": [10, 10]})
     assert "★" not in "".join(book.display_table(fashion, "fashion")["our FID (mean ± SD over seeds)"])
+    # the epochs study says which epochs were trained beside the report's it stands for
+    epochs = table.assign(value=["1", "50", "1000"], epochs=[0.06, 3.0, 12.0], report_fid=[197.6, 12.6, 10.9])
+    out = book.display_table(epochs, "epochs")
+    assert out["epochs (ours)"].tolist() == ["0.06", "3", "12"] and "epochs (ours)" not in book.display_table(table, "batch-size")
 
 
 def test_named_value_says_what_a_bare_number_is():

@@ -92,6 +92,7 @@ def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
               for r, b in zip(table["report_fid"], table["report_best"])]
     out = pd.DataFrame({
         "configuration" if st.configs else PARAM_LABELS.get(st.param, st.param): table["value"],
+        "epochs (ours)": [f"{e:g}" for e in table["epochs"]] if "epochs" in table else "—",
         "report FID (Inception; ★ its choice)": report,
         "our FID (mean ± SD over seeds; ★ lowest)" if lowest.any() else "our FID (mean ± SD over seeds)": ours,
         "seeds": table["n_seeds"],
@@ -106,7 +107,8 @@ def display_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
             out[column] = ["—" if np.isnan(v) else f"{v:.{digits}f}" for v in table[f"{key}_mean"]]
     # steps and parameters that a study does not change (most studies) would only repeat themselves
     same = [c for c, k in {"optimiser steps": "steps", "parameters": "parameters"}.items() if table[k].dropna().nunique() <= 1]
-    return out.drop(columns=same + ([] if st.report_fid else ["report FID (Inception; ★ its choice)"]))
+    drop = same + ([] if st.report_fid else ["report FID (Inception; ★ its choice)"]) + ([] if st.param == "epochs" else ["epochs (ours)"])
+    return out.drop(columns=drop)
 
 
 def lowest_rows(table: pd.DataFrame, st) -> pd.Series:

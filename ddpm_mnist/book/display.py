@@ -60,7 +60,9 @@ def grids(name: str, profile: str, seeds: Sequence[int], results_dir: str | Path
     if not by_value:
         return _nothing_yet(name, profile)
     samples = {k: v[0]["samples"] for k, v in by_value.items()}
-    captions = {k: f"{k}: FID {v[0]['metrics']['fid']:.1f}" for k, v in by_value.items()}
+    epochs = get_study(name).param == "epochs"  # the report's epochs label the rows; say what was trained
+    captions = {k: (f"{k} (trained {v[0]['train']['epochs']:g})" if epochs else k) + f": FID {v[0]['metrics']['fid']:.1f}"
+                for k, v in by_value.items()}
     show_figure(plots.sample_grids(samples, columns=columns, caption=captions))
 
 

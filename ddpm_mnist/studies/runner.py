@@ -407,6 +407,7 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
         rows.append({
             "value": st.label(value),
             "run": prof.study_config(st, value).hash(),  # shared by values the profile caps to one run
+            "epochs": prof.study_config(st, value).epochs,  # at this profile (the value may be the report's)
             "report_fid": st.report_fid.get(st.label(value)),
             "fid_mean": float(np.mean(fids)) if fids else np.nan,
             "fid_std": float(np.std(fids, ddof=1)) if len(fids) > 1 else np.nan,

@@ -5,8 +5,9 @@ Prints images/s (median step, the variants interleaved) and GFLOP/s of one optim
   * single changes of :class:`ddpm_mnist.train.fastpath.TrainPath`: channels-last, micro-batches
     of 64, fused AdamW, bf16 autocast (where oneDNN has native bf16, or with ``--bf16``),
     ``torch.compile`` (with ``--compile``: a minute of compiling each);
-  * "train default": what :func:`ddpm_mnist.train.training.train` does on this device
-    (:func:`ddpm_mnist.train.fastpath.default_train_path`);
+  * "train default": what :func:`ddpm_mnist.train.training.train` does on this device for a
+    3-epoch run (:func:`ddpm_mnist.train.fastpath.default_train_path`, compiled where the cached
+    probe of :mod:`ddpm_mnist.train.compile_probe` says it pays; the first run measures it);
 then a measured ceiling: every convolution and linear layer of the network timed alone (forward
 and backward, at the default path's micro-batch, memory format and precision, and in fp32), summed:
 the images/s the step would reach if nothing but those layers ran, and the default step's share
@@ -18,8 +19,13 @@ run, which drifts by 5-10 % between runs): channels-last 0.96-1.09x; micro-batch
 caches; GroupNorm acts per image so the gradients are the same); fused AdamW 1.00-1.05x;
 torch.compile 0.98x, with channels-last 0.95x (no gain, a minute of compiling); bf16 autocast is
 emulated there and about 10x slower. The layers alone (the ceiling below) run at about 160
-images/s against about 130 for the naive step: in fp32 this step is bound by its convolutions. On an AMX / AVX-512-BF16 machine earlier (issue 25):
-channels-last 1.17x, bf16 + channels-last 1.72x, compile + bf16 2.39x.
+images/s against about 130 for the naive step: in fp32 this step is bound by its convolutions.
+On an Intel AMX / AVX-512-BF16 machine (issue 25): channels-last 1.17x, bf16 + channels-last
+1.72x, compile + bf16 2.39x. On a 2-core AMD EPYC with AVX-512 BF16 but no AMX (two runs of
+this script, naive loop 222 and 294 images/s): channels-last 1.24x / 1.06x, micro-batches of 64
+1.25x / 1.01x, fused AdamW 0.96x / 0.99x, bf16 + channels-last 1.63x / 1.28x, torch.compile
+(fp32) 1.03x, with channels-last 0.99x; train default (bf16, channels-last, micro-batches, fused
+AdamW, eager) 1.53x / 1.24x: native bf16 without AMX gives far less than AMX's tiles.
 
 Usage: ``python benchmarks/train_throughput.py [--steps N] [--device D] [--compile] [--bf16]``.
 """
@@ -27,6 +33,7 @@ Usage: ``python benchmarks/train_throughput.py [--steps N] [--device D] [--compi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import torch
@@ -34,6 +41,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ddpm_mnist.core.spec import DenoiserSpec
 from ddpm_mnist.core.losses import get_loss, training_pair
+from ddpm_mnist.train.compile_probe import compile_pays, compile_timings, probe_file, probe_key
 from ddpm_mnist.train.device import autocast_dtype, resolve_device
 from ddpm_mnist.train.fastpath import NAIVE, TrainPath, default_train_path
 from ddpm_mnist.train.training import make_train_step
@@ -119,6 +127,19 @@ def main() -> None:
           f"{flops / args.batch_size / 1e6:.0f} MFLOP per image per step (forward + backward)")
 
     default = default_train_path(device)
+    if device.type == "cpu":  # what train decides for a 3-epoch run: the cached compile probe of this machine
+        def make_step(path):
+            net = SPEC.build().to(device)
+            net = net.to(memory_format=torch.channels_last) if path.channels_last else net
+            opt = torch.optim.AdamW(net.parameters(), **({"fused": True} if path.fused_adamw else {}))
+            return make_train_step(SPEC, net, opt, path=path)
+
+        timings = compile_timings(probe_key(SPEC.to_dict(), default, args.batch_size, device), make_step, default, x0, device)
+        run_steps = 3 * 60_000 // args.batch_size
+        default = dataclasses.replace(default, compile=compile_pays(timings, run_steps))
+        print(f"  compile probe (cached in {probe_file()}): eager {timings['eager_s']:.3f} s/step, compiled "
+              f"{timings['compiled_s']:.3f} s/step, compiling {timings['compile_s']:.0f} s: "
+              f"{'compile' if default.compile else 'eager'} for a {run_steps}-step run")
     settings = [("channels-last", TrainPath(channels_last=True)), ("micro-batches of 64", TrainPath(micro_batch=64)),
                 ("fused AdamW", TrainPath(fused_adamw=True))]
     native_bf16 = autocast_dtype(device) is not None
@@ -127,6 +148,9 @@ def main() -> None:
     if args.compile:
         settings.append(("torch.compile", TrainPath(compile=True)))
         settings.append(("torch.compile + channels-last", TrainPath(channels_last=True, compile=True)))
+        if native_bf16 or args.bf16:
+            settings.append(("torch.compile + bf16 + channels-last", TrainPath(channels_last=True, autocast=torch.bfloat16,
+                                                                            compile=True)))
     settings.append((f"train default: {_describe(default)}", default))
     model = SPEC.build().to(device)
     opt = torch.optim.AdamW(model.parameters())

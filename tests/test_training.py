@@ -1,3 +1,4 @@
+import json
 import pytest
 import torch
 
@@ -168,3 +169,32 @@ def test_run_length_is_epochs_or_minutes(mnist512):
         train(TINY, mnist512[:64], epochs=1, minutes=1, progress=False)
     with pytest.raises(ValueError, match="takes no keep_epochs"):
         train(TINY, mnist512[:64], minutes=1, keep_epochs=[0.5], progress=False)
+
+
+def test_compile_pays_only_when_the_run_recovers_the_compile():
+    from ddpm_mnist.train.compile_probe import MIN_PROBE_STEPS, compile_pays
+
+    fast = {"eager_s": 1.0, "compiled_s": 0.8, "compile_s": 60.0}  # saves 0.2 s a step: pays after 300 steps
+    assert compile_pays(fast, 301) and not compile_pays(fast, 299)
+    assert not compile_pays({"eager_s": 1.0, "compiled_s": 1.1, "compile_s": 5.0}, 10_000)  # slower compiled
+    assert not compile_pays({"eager_s": 1.0, "compiled_s": 0.0, "compile_s": 1.0}, MIN_PROBE_STEPS - 1)  # too short to probe
+
+
+@pytest.mark.slow
+def test_long_cpu_runs_probe_compile_once_and_cache_it(tmp_path, mnist512, monkeypatch):
+    from ddpm_mnist.train.compile_probe import probe_file
+
+    monkeypatch.setenv("DDPM_MNIST_CACHE", str(tmp_path / "cache"))
+    kw = dict(epochs=20, batch_size=32, seed=0, device="cpu", progress=False)  # 320 steps planned
+    first = train(TINY, mnist512, stop_after=1, **kw)
+    timings = first.numerics["compile_probe"]
+    assert set(timings) >= {"eager_s", "compiled_s", "compile_s"} and timings["compile_s"] > 0
+    cached = json.loads(probe_file().read_text())
+    assert list(cached.values()) == [timings]
+    assert first.numerics["compile"] == (((timings["eager_s"] - timings["compiled_s"]) * 320) > timings["compile_s"])
+    again = train(TINY, mnist512, stop_after=1, **kw)  # read from the cache: no second probe
+    assert again.numerics["compile_probe"] == timings
+    short = train(TINY, mnist512[:64], stop_after=1, **{**kw, "epochs": 2})
+    assert "compile_probe" not in short.numerics and short.numerics["compile"] is False
+    pinned = train(TINY, mnist512, stop_after=1, compile=False, **kw)
+    assert "compile_probe" not in pinned.numerics

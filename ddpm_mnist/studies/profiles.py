@@ -9,10 +9,10 @@ training-set size, samples scored) and leaves every other hyperparameter as the 
 ``cpu``
     The published book, computed on 2-core CPUs whose kind changes from one session to the
     next (AVX2-only, AVX-512 BF16, AMX). Its training path is pinned to fp32 eager
-    (:attr:`Profile.precision`): bf16 is native on some of those machines and emulated (about
-    10x slower) on the others, so only fp32 lets any of them continue a study on the study's
-    one numerical path (each result records its path; ``tests/test_results.py`` checks that a
-    study does not mix them). All 60,000
+    (:attr:`Profile.precision`, :attr:`Profile.compile`): bf16 is native on some of those
+    machines and emulated (about 10x slower) on the others, so only fp32 lets any of them
+    continue a study on the study's one numerical path (each result records its path;
+    ``tests/test_results.py`` checks that a study does not mix them). All 60,000
     training images, the report's epochs scaled by 0.06 and capped at 12 epochs, and 1,000
     samples scored with the ``mnist-cnn`` extractor.
 
@@ -95,6 +95,9 @@ class Profile:
     precision: str | None = None
     """The training precision every run of the profile uses, "float32" or "bfloat16" (autocast);
     None: the machine's fastest (:func:`~ddpm_mnist.train.fastpath.default_train_path`)."""
+    compile: bool | None = None
+    """Whether training compiles the network: None lets :func:`~ddpm_mnist.train.training.train`
+    decide (CUDA, or a CPU where the cached probe says it pays); False or True pins it."""
     protocol: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Protocol fields every run of the profile takes (:func:`with_protocol`); empty: each config's own."""
     folder: str | None = None
@@ -145,10 +148,11 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", 0.002, 2, 128, 8, "CI: seconds per chapter; numbers meaningless"),
-    "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book, computed on 2 CPU cores", precision="float32"),
+    "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book, computed on 2 CPU cores", precision="float32",
+                   compile=False),
     "paper": Profile("paper", 1.0, None, None, 10_000, "the report's budget: full data, its epochs, 10,000 samples"),
     "cpu-next": Profile("cpu-next", 0.06, 12, None, 1000, "the cpu profile's re-run under its next protocol", precision="float32",
-                        protocol=NEXT_PROTOCOL, folder="cpu", seed_rule="choice"),
+                        compile=False, protocol=NEXT_PROTOCOL, folder="cpu", seed_rule="choice"),
 }
 
 

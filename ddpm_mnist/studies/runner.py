@@ -239,6 +239,8 @@ def _train_and_score(config: RunConfig, results_dir: str | Path, ck: Path, targe
     images, labels = load_mnist(train=True, value_range=config.value_range, subset=config.train_subset, seed=0, with_labels=True,
                                 dataset=config.dataset)
     amp = get_profile(profile).amp if profile else None  # a profile may pin the precision (the cpu profile: fp32)
+    if compile is None and profile:
+        compile = get_profile(profile).compile  # ... and whether to compile (the cpu profile: eager)
     result = train(
         config.spec, images, labels=labels, p_uncond=config.p_uncond, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, grad_clip=config.grad_clip,
         optimizer=config.optimizer, lr_schedule=config.lr_schedule, warmup_steps=config.warmup_steps,

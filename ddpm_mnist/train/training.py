@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ from ..core.losses import get_loss, training_pair
 from ..core.spec import DenoiserSpec
 from . import checkpoint as ckpt
 from .budget import planned_steps, probe_step_seconds
+from .compile_probe import MIN_PROBE_STEPS, compile_pays, compile_timings, probe_key
 from .device import resolve_device
 from .fastpath import NAIVE, TrainPath, default_train_path, describe_machine
 from .protocol import check_protocol, horizon_free, ema_update_fn, evaluation_weights, is_schedule_free, lr_factor, make_optimizer
@@ -247,7 +249,9 @@ def train(
     training from scratch; a decaying schedule refuses ``extend`` and ``keep_epochs``). ``path``: how each
     step is computed (:class:`~ddpm_mnist.train.fastpath.TrainPath`); None takes the fastest on
     ``device`` (:func:`~ddpm_mnist.train.fastpath.default_train_path`), with bf16 autocast as
-    ``amp`` says (None: where native) and ``torch.compile`` as ``compile`` says (None: on CUDA).
+    ``amp`` says (None: where native) and ``torch.compile`` as ``compile`` says (None: on CUDA,
+    and on the CPU where a cached probe of this machine and network says it pays over the run,
+    :mod:`.compile_probe`; runs under 300 steps and timed runs are not probed).
     The protocol (:mod:`.protocol`): ``optimizer`` (``adamw`` or ``schedulefree``), the peak
     ``lr`` with its ``lr_schedule`` (``constant``, ``cosine``, ``linear``; decays end at 0 after the
     last step) after a linear warm-up of ``warmup_steps``, an EMA of the weights with ``ema_decay``
@@ -289,8 +293,14 @@ def train(
     if spec.num_classes:
         settings["p_uncond"] = p_uncond
 
-    path = default_train_path(device, amp=amp, compile=compile) if path is None else path
-    torch.manual_seed(seed)  # the initial weights
+    probed = None
+    if path is None:
+        path = default_train_path(device, amp=amp, compile=compile)
+        if compile is None and device.type == "cpu" and minutes is None and total_steps >= MIN_PROBE_STEPS:
+            probed = _probe_compile(spec, path, images, labels, bs, device, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
+                                    warmup_steps=warmup_steps, grad_clip=grad_clip, p_uncond=p_uncond)
+            path = dataclasses.replace(path, compile=compile_pays(probed, total_steps))
+    torch.manual_seed(seed)  # the initial weights (after any probe, which draws its own)
     model = spec.build().to(device)
     if path.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -316,7 +326,7 @@ def train(
     start = time.perf_counter()
     end = total_steps if stop_after is None else min(total_steps, stop_after)
 
-    numerics = {**path.describe(), **describe_machine()}
+    numerics = {**path.describe(), **describe_machine(), **({"compile_probe": probed} if probed else {})}
 
     def save(out: str | os.PathLike) -> None:
         _save(out, run, spec, settings, precision=precision, resumed_from=resumed_from, seconds=time.perf_counter() - start,
@@ -341,6 +351,24 @@ def train(
             if checkpoint_path is not None and kept_checkpoint(checkpoint_path, e).exists()}
     return TrainResult(model, run.ema.module if run.ema else None, run.losses, run.step, run.step * bs,
                        run.time_before + time.perf_counter() - start, resumed_from, run.extended_from, kept, numerics, budget)
+
+
+def _probe_compile(spec: DenoiserSpec, path: TrainPath, images: torch.Tensor, labels: torch.Tensor | None, bs: int,
+                   device: torch.device, *, optimizer: str, lr: float, weight_decay: float, warmup_steps: int,
+                   grad_clip: float | None, p_uncond: float) -> dict[str, float]:
+    """:func:`.compile_probe.compile_timings` of this run's step (cached per machine and network),
+    on throw-away networks and optimisers."""
+    y = labels[:bs].to(device) if spec.num_classes else None
+
+    def make_step(p: TrainPath):
+        net = spec.build().to(device)
+        if p.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        opt = make_optimizer(net.parameters(), optimizer, lr, weight_decay, warmup_steps=warmup_steps, fused=p.fused_adamw)
+        step = make_train_step(spec, net, opt, path=p, grad_clip=grad_clip, p_uncond=p_uncond)
+        return lambda x0, gen: step(x0, gen, y)
+
+    return compile_timings(probe_key(spec.to_dict(), path, bs, device), make_step, path, images[:bs].to(device), device)
 
 
 def _timed_horizon(source, minutes: float, entered: float, spec: DenoiserSpec, model: torch.nn.Module,

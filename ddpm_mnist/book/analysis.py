@@ -488,7 +488,8 @@ def protocol_table(profile: str, results_dir: str | Path | None = None) -> pd.Da
         row = {"candidate": r["value"], "seeds": int(r["n_seeds"]),
                "optimiser": ("schedule-free AdamW" if c.optimizer == "schedulefree" else "AdamW") + f", lr {c.lr:g}",
                "lr schedule": c.lr_schedule + (f" after {c.warmup_steps} warm-up steps" if c.warmup_steps else ""),
-               "weights sampled": f"EMA {c.ema_decay:g} (warm-up)" if c.ema_decay and c.use_ema else "trained",
+               "weights sampled": (f"EMA {c.ema_decay:g} (warm-up)" if c.ema_decay and c.use_ema else
+                                   "averaged iterate (schedule-free)" if c.optimizer == "schedulefree" else "trained"),
                "sampler variance": c.variance}
         for name, column in (("FID", "fids"), ("precision", "precisions"), ("recall", "recalls"), ("class KL", "class_kls")):
             values = np.asarray(r[column], dtype=np.float64)

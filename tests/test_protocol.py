@@ -88,3 +88,12 @@ def test_config_protocol_fields():
         RunConfig(optimizer="sgd")
     with pytest.raises(ValueError, match="needs none"):
         RunConfig(optimizer="schedulefree", lr_schedule="cosine")
+
+
+def test_the_next_protocol_is_one_the_protocol_study_measures():
+    """The re-run's protocol (the cpu-next profile) is a candidate of the protocol study, applied to the baseline."""
+    from ddpm_mnist.studies.profiles import NEXT_PROTOCOL, with_protocol
+    from ddpm_mnist.studies.protocol import CANDIDATES
+    from ddpm_mnist.studies.report import UNET
+
+    assert any(with_protocol(UNET, NEXT_PROTOCOL) == c for c in CANDIDATES.values())

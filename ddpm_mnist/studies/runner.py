@@ -395,9 +395,10 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
     one run."""
     rows = []
     for value in _values(st, values):
+        base = prof.study_config(st, value)
         found = []
         for seed in seeds:
-            config = prof.study_config(st, value).with_param("seed", seed)
+            config = base.with_param("seed", seed)
             try:
                 res = load_result(config, results_dir)
             except CorruptResultError:
@@ -408,8 +409,8 @@ def tabulate(st: Study, prof: Profile, seeds: Sequence[int], results_dir: str | 
         quality = {m: [r["metrics"].get(m, np.nan) for r in found] for m in QUALITY_METRICS}
         rows.append({
             "value": st.label(value),
-            "run": prof.study_config(st, value).hash(),  # shared by values the profile caps to one run
-            "epochs": prof.study_config(st, value).epochs,  # at this profile (the value may be the report's)
+            "run": base.hash(),  # shared by values the profile caps to one run
+            "epochs": base.epochs,  # at this profile (the value may be the report's)
             "report_fid": st.report_fid.get(st.label(value)),
             "fid_mean": float(np.mean(fids)) if fids else np.nan,
             "fid_std": float(np.std(fids, ddof=1)) if len(fids) > 1 else np.nan,

@@ -49,3 +49,13 @@ def planned_steps(minutes: float, elapsed_s: float, step_s: float, overhead_s: f
         raise ValueError(f"step_s must be > 0, got {step_s}")
     return max(1, math.floor((minutes * 60.0 - elapsed_s - overhead_s) / step_s))
 
+
+
+def plan_steps(minutes: float, entered: float, first: float, typical: float, overhead_s: float = 0.0) -> tuple[int, dict]:
+    """The steps of a run of ``minutes`` that started at ``entered`` (``time.perf_counter()``),
+    from a probe's ``first`` and ``typical`` step seconds (:func:`probe_step_seconds`), and the
+    record a checkpoint or result keeps of how they were fixed."""
+    elapsed = time.perf_counter() - entered
+    steps = planned_steps(minutes, elapsed, typical, overhead_s)
+    return steps, {"minutes": minutes, "probe_step_s": round(typical, 5), "probe_first_step_s": round(first, 4),
+                   "seconds_before_first_step": round(elapsed, 2), "planned_steps": steps}

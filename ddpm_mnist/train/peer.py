@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from .budget import planned_steps, probe_step_seconds
+from .budget import plan_steps, probe_step_seconds
 from .training import epoch_permutation
 
 PEER_UNET = {"sample_size": 28, "in_channels": 1, "out_channels": 1, "block_out_channels": (32, 32, 48), "layers_per_block": 1,
@@ -104,14 +104,13 @@ def train_peer(images: torch.Tensor, minutes: float, *, seed: int = 0, device: s
     probe = copy.deepcopy(model)
     first, typical = probe_step_seconds(make_step(probe, optimizer(probe), averager(probe), None), images[:bs].to(device), device)
     del probe
-    steps = planned_steps(minutes, time.perf_counter() - entered, typical)
+    steps, budget = plan_steps(minutes, entered, first, typical)
     opt = optimizer(model)
     ema = averager(model)
     lr_sched = get_scheduler("cosine", optimizer=opt, num_warmup_steps=min(cfg["warmup_steps"], steps), num_training_steps=steps)
     step = make_step(model, opt, ema, lr_sched)
     images = images.to(device)
     per_epoch = len(images) // bs
-    start = time.perf_counter()
     model.train()
     for n in tqdm(range(steps), disable=not progress, desc="train diffusers peer"):
         epoch, i = divmod(n, per_epoch)
@@ -121,8 +120,6 @@ def train_peer(images: torch.Tensor, minutes: float, *, seed: int = 0, device: s
     ema.copy_to(model.parameters())
     model.eval()
     wall = time.perf_counter() - entered
-    budget = {"minutes": minutes, "probe_step_s": round(typical, 5), "probe_first_step_s": round(first, 4),
-              "seconds_before_first_step": round(start - entered, 2), "planned_steps": steps}
     return PeerResult(model, noise_scheduler, steps, steps * bs, wall, budget)
 
 

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from ..core.losses import get_loss, training_pair
 from ..core.spec import DenoiserSpec
 from . import checkpoint as ckpt
-from .budget import planned_steps, probe_step_seconds
+from .budget import plan_steps, probe_step_seconds
 from .compile_probe import MIN_PROBE_STEPS, compile_pays, compile_timings, probe_key
 from .device import resolve_device
 from .fastpath import NAIVE, TrainPath, default_train_path, describe_machine
@@ -398,10 +398,7 @@ def _timed_horizon(source, minutes: float, entered: float, spec: DenoiserSpec, m
 
     first, typical = probe_step_seconds(one, images[:bs].to(device), device)
     overhead = max(0.0, first - typical) if path.compile else 0.0  # the real network compiles in its first step too
-    elapsed = time.perf_counter() - entered
-    steps = planned_steps(minutes, elapsed, typical, overhead)
-    return steps, {"minutes": minutes, "probe_step_s": round(typical, 5), "probe_first_step_s": round(first, 4),
-                   "seconds_before_first_step": round(elapsed, 2), "planned_steps": steps}
+    return plan_steps(minutes, entered, first, typical, overhead)
 
 
 def steps_for(epochs: float, steps_per_epoch: int) -> int:

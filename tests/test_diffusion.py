@@ -98,3 +98,30 @@ def test_output_gain_closed_forms():
     # the report's schedules: the epsilon mean is undefined at t = T, and only there
     gain = diffusion.output_gain("eps", schedules.alpha_bar("linear-noise", 15))
     assert gain[:-1].isfinite().all() and gain[-1].isnan()
+
+
+def test_edm_preconditioning():
+    """Karras et al.'s coefficients: with sigma_data = 1 they are the v-parameterisation (F = -v);
+    with data of variance sigma_data^2 both the network's input c_in x_t and its target F have unit
+    variance at every step; and the target converts back to the exact x_0 and eps."""
+    from ddpm_mnist.core.losses import training_pair
+
+    ab = alpha_bar("cosine-nichol", 200)
+    c_in, c_skip, c_out = diffusion.edm_coefficients(ab, sigma_data=1.0)
+    assert torch.allclose(c_in, torch.ones_like(ab)) and torch.allclose(c_skip, ab.sqrt()) and torch.allclose(c_out, (1 - ab).sqrt())
+    sd, n = diffusion.EDM_SIGMA_DATA, 100_000
+    c_in, _, _ = diffusion.edm_coefficients(ab)
+    x0 = sd * torch.randn(n, 1, 1, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    for t in (1, 50, 150, 200):
+        xt, F = training_pair("edm", x0, _t(t, n), ab, torch.Generator().manual_seed(t))
+        assert (c_in[t] * xt).var().item() == pytest.approx(1.0, rel=0.02), t
+        assert F.var().item() == pytest.approx(1.0, rel=0.02), t
+    g = torch.Generator().manual_seed(6)
+    x0 = torch.rand(8, 1, 5, 5, generator=g, dtype=torch.float64) * 2 - 1
+    t = torch.randint(1, 201, (8,), generator=g)
+    xt, F = training_pair("edm", x0, t, ab, torch.Generator().manual_seed(7))
+    x0_hat, eps_hat = diffusion.x0_eps_from(F, "edm", xt, t, ab)
+    assert torch.allclose(x0_hat, x0, atol=1e-8)
+    assert torch.allclose(diffusion.q_sample(x0, t, eps_hat, ab), xt, atol=1e-8)
+    with pytest.raises(ValueError, match="positive"):
+        diffusion.edm_coefficients(ab, sigma_data=0.0)

@@ -50,3 +50,35 @@ def test_x_prev_is_a_posterior_sample():
 def test_unknown_loss():
     with pytest.raises(ValueError, match="valid losses: mu-tilde-l2"):
         get_loss("mse")
+
+
+def test_min_snr_weighting_is_the_same_x0_weight_for_every_target():
+    """Hang et al.'s eq. 5: whatever the target, an error on x0 costs min(SNR_t, 5) times its square."""
+    ab = alpha_bar("cosine-nichol", 1000)
+    t = torch.tensor([1, 40, 300, 700, 999, 1000])
+    x0 = torch.rand(6, 1, 5, 5) * 2 - 1
+    eps = torch.randn(6, 1, 5, 5, generator=torch.Generator().manual_seed(2))
+    x_t = diffusion.q_sample(x0, t, eps, ab)
+    x0_hat = x0 + 0.1 * torch.randn(6, 1, 5, 5, generator=torch.Generator().manual_seed(3))
+    s, s1 = ab[t].sqrt().view(-1, 1, 1, 1).float(), (1 - ab[t]).sqrt().view(-1, 1, 1, 1).float()
+    eps_hat = (x_t - s * x0_hat) / s1
+    predictions = {"x0": (x0_hat, x0), "eps": (eps_hat, eps), "v": (s * eps_hat - s1 * x0_hat, s * eps - s1 * x0)}
+    snr = (ab[t] / (1 - ab[t])).float()
+    expected = (snr.clamp(max=5.0) * (x0_hat - x0).square().flatten(1).mean(1)).mean()
+    for name, target in (("x0-l2-min-snr5", "x0"), ("epsilon-l2-min-snr5", "eps"), ("v-l2-min-snr5", "v")):
+        loss = get_loss(name)
+        assert loss.target == target and loss.min_snr_gamma == 5.0
+        pred, true = predictions[target]
+        assert loss(pred, true, loss.weight(t, ab)).item() == pytest.approx(expected.item(), rel=1e-3), name
+    assert get_loss("v-l2").weight(t, ab) is None
+
+
+def test_min_snr_weight_refuses_what_it_cannot_weigh():
+    from ddpm_mnist.core.losses import min_snr_weight
+
+    ab = alpha_bar("linear-noise", 15)  # alpha_bar_T = 0: SNR_T = 0
+    assert min_snr_weight("eps", torch.tensor([15]), ab, 5.0).item() == 1.0
+    with pytest.raises(ValueError, match="eps, x0 and v"):
+        min_snr_weight("mean", torch.tensor([3]), ab, 5.0)
+    with pytest.raises(ValueError, match="positive"):
+        min_snr_weight("v", torch.tensor([3]), ab, 0.0)

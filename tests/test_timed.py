@@ -23,8 +23,10 @@ def test_timed_candidate_and_peer_are_scored_stored_and_tabulated(tmp_path, monk
     pytest.importorskip("diffusers")
     from ddpm_mnist.studies.timed import run_peer
 
-    monkeypatch.setitem(CANDIDATES, "tiny", {"spec": {"model_options": {"channels": (8, 16, 32), "n_convs": 5}, "T": 60},
-                                             "sampling": {"options": {"steps": 5, "eta": 0.0}}})
+    tiny = {"spec": {"model_options": {"channels": (8, 16, 32), "n_convs": 5}, "T": 60},
+            "sampling": {"options": {"steps": 5, "eta": 0.0}}}
+    monkeypatch.setitem(CANDIDATES, "tiny", tiny)
+    monkeypatch.setitem(CANDIDATES, "tiny, DDIM 3", {**tiny, "sampling": {"options": {"steps": 3, "eta": 0.0}}})
     kw = dict(n_samples=16, results_dir=tmp_path, train_subset=128)
     ours = run_candidate("tiny", 0.02, 0, **kw)
     peer = run_peer(0.02, 0, **kw)
@@ -34,7 +36,35 @@ def test_timed_candidate_and_peer_are_scored_stored_and_tabulated(tmp_path, monk
         assert r["n_samples"] == 16 and r["sample_time_s"] > 0 and "load_before" in r
     assert json.loads(timed_path(tmp_path, "tiny", 0.02, 0).read_text())["created"] == ours["created"]
     assert run_candidate("tiny", 0.02, 0, **kw)["created"] == ours["created"]  # stored: not recomputed
-    assert not (tmp_path / "timed" / "checkpoints" / "tiny-0.02min-seed0.pt").exists()
+    network = tmp_path / "timed" / "checkpoints" / f"{ours['train']['network']}.pt"
+    assert network.exists()  # kept for the candidates that change only the sampler
+    other = run_candidate("tiny, DDIM 3", 0.02, 0, **kw)
+    same = ("steps", "images_seen", "time_budget", "network")
+    assert {k: other["train"][k] for k in same} == {k: ours["train"][k] for k in same}
+    assert other["sampling"]["options"]["steps"] == 3
+    assert timed_path(tmp_path, "tiny, DDIM 3", 0.02, 0).name == "tiny--DDIM-3-0.02min-seed0.json"
+    from ddpm_mnist.io import LockedError, exclusive
+
+    with exclusive(network.with_suffix(".lock")):  # another lane trains this network: refused at once
+        monkeypatch.setitem(CANDIDATES, "tiny, DDIM 2", {**tiny, "sampling": {"options": {"steps": 2, "eta": 0.0}}})
+        with pytest.raises(LockedError):
+            run_candidate("tiny, DDIM 2", 0.02, 0, **kw, wait=False)
     assert peer["peer"]["parameters"] > 400_000
     t = table(stored(tmp_path))
-    assert list(t["method"]) == ["diffusers", "tiny"] and (t["seeds"] == 1).all()
+    assert sorted(t["method"]) == ["diffusers", "tiny", "tiny, DDIM 3"] and (t["seeds"] == 1).all()
+
+
+def test_every_search_candidate_is_a_valid_network_protocol_and_sampler():
+    import inspect
+
+    from ddpm_mnist.core.sampling import SAMPLERS
+    from ddpm_mnist.core.spec import DenoiserSpec
+    from ddpm_mnist.train.training import train
+
+    train_args = set(inspect.signature(train).parameters)
+    for label in CANDIDATES:
+        s, opts, sampling = candidate(label)
+        spec = DenoiserSpec(s["model"], s.get("model_options", {}), s["T"], s["schedule"], s["loss"])
+        spec.build()
+        assert set(opts) <= train_args, label
+        assert set(sampling["options"]) <= set(SAMPLERS[sampling["sampler"]].options), label

@@ -198,3 +198,49 @@ def test_long_cpu_runs_probe_compile_once_and_cache_it(tmp_path, mnist512, monke
     assert "compile_probe" not in short.numerics and short.numerics["compile"] is False
     pinned = train(TINY, mnist512, stop_after=1, compile=False, **kw)
     assert "compile_probe" not in pinned.numerics
+
+
+def test_min_snr_step_minimises_the_weighted_loss(mnist512):
+    """A step of a Min-SNR-γ loss reports the weighted loss of the batch it drew, and micro-batches
+    give the same loss."""
+    from ddpm_mnist.core.losses import get_loss, training_pair
+    from ddpm_mnist.train.fastpath import TrainPath
+    from ddpm_mnist.train.training import make_train_step
+
+    spec = DenoiserSpec("unet", {"channels": (8, 16, 32), "n_convs": 5}, T=100, schedule="cosine-nichol", loss="v-l2-min-snr5")
+    x0 = mnist512[:16]
+    torch.manual_seed(0)
+    model = spec.build()
+    gen = torch.Generator().manual_seed(7)
+    t = torch.randint(1, spec.T + 1, (16,), generator=gen)
+    x_t, target = training_pair("v", x0, t, spec.alpha_bar(), gen)
+    loss = get_loss(spec.loss)
+    with torch.no_grad():
+        expected = loss(model(x_t, t), target, loss.weight(t, spec.alpha_bar())).item()
+        unweighted = get_loss("v-l2")(model(x_t, t), target).item()
+    assert expected != pytest.approx(unweighted, rel=1e-3)
+    for path in (TrainPath(), TrainPath(micro_batch=4)):
+        clone = spec.build()
+        clone.load_state_dict(model.state_dict())
+        step = make_train_step(spec, clone, torch.optim.SGD(clone.parameters(), lr=0.0), path=path)
+        assert step(x0, torch.Generator().manual_seed(7)).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_edm_network_trains_saves_and_samples(tmp_path, mnist512):
+    """The edm target's network sees c_in x_t, keeps only its weights in the checkpoint and samples."""
+    from ddpm_mnist.core import diffusion, models
+    from ddpm_mnist.core.sampling import sample
+    from ddpm_mnist.train.checkpoint import load_denoiser
+
+    spec = DenoiserSpec("unet", {"channels": (8, 16, 32), "n_convs": 5}, T=50, schedule="cosine-nichol", loss="edm-l2")
+    net = spec.build()
+    assert isinstance(net, models.InputScaled)
+    x, t = torch.randn(3, 1, 28, 28), torch.tensor([1, 25, 50])
+    c_in = diffusion.edm_coefficients(spec.alpha_bar())[0]
+    with torch.no_grad():
+        assert torch.allclose(net(x, t), net.net(x * c_in[t].float().view(-1, 1, 1, 1), t))
+    train(spec, mnist512[:64], epochs=1, batch_size=32, seed=0, progress=False, checkpoint_path=tmp_path / "edm.pt")
+    model, loaded = load_denoiser(tmp_path / "edm.pt")
+    assert loaded.loss == "edm-l2" and all(k.startswith("net.") for k in model.state_dict())
+    out = sample("ddim", model, loaded.alpha_bar(), loaded.target, 4, options={"steps": 5}, seed=0)
+    assert out.shape == (4, 1, 28, 28) and torch.isfinite(out).all()

@@ -17,7 +17,10 @@ A network is trained to predict one of these *targets* from ``(x_t, t)``:
 ``x0``
     the clean image;
 ``v``
-    :math:`v = \sqrt{\bar\alpha_t}\epsilon - \sqrt{1-\bar\alpha_t}x_0` (Salimans & Ho, 2022).
+    :math:`v = \sqrt{\bar\alpha_t}\epsilon - \sqrt{1-\bar\alpha_t}x_0` (Salimans & Ho, 2022);
+``edm``
+    :math:`F = (x_0 - c_\text{skip}x_t)/c_\text{out}`, Karras et al.'s (2022) preconditioned
+    output, with the network fed :math:`c_\text{in}x_t` (:func:`edm_coefficients`).
 
 **Where a conversion cannot work.** With :math:`\bar\alpha_T = 0` (all the report's
 schedules) :math:`x_T` is pure noise, so a prediction of :math:`\epsilon` carries no
@@ -32,7 +35,10 @@ import torch
 
 from . import schedules
 
-TARGETS = ("mean", "x-prev", "eps", "x0", "v")
+TARGETS = ("mean", "x-prev", "eps", "x0", "v", "edm")
+
+EDM_SIGMA_DATA = 0.5
+"""Karras et al.'s :math:`\\sigma_\\text{data}` for images in [-1, 1] (their Table 1)."""
 
 
 def check_target(target: str) -> str:
@@ -86,6 +92,26 @@ def v_from(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, alpha_bar: torc
     return _at(alpha_bar.sqrt(), t, x0) * eps - _at((1 - alpha_bar).sqrt(), t, x0) * x0
 
 
+def edm_coefficients(alpha_bar: torch.Tensor, sigma_data: float = EDM_SIGMA_DATA) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Karras et al.'s (2022, Table 1) preconditioning :math:`(c_\text{in}, c_\text{skip}, c_\text{out})`
+    written for the variance-preserving :math:`x_t`, each of shape (T+1,) like ``alpha_bar``.
+
+    Their denoiser is :math:`D(\tilde x) = c_\text{skip}\tilde x + c_\text{out}F(c_\text{in}\tilde x)` on
+    :math:`\tilde x = x_0 + \sigma\epsilon`, with :math:`\sigma^2 = (1-\bar\alpha_t)/\bar\alpha_t`
+    here, so :math:`\tilde x = x_t/\sqrt{\bar\alpha_t}`. With
+    :math:`d_t = 1 - \bar\alpha_t + \sigma_\text{data}^2\bar\alpha_t` (the variance of :math:`x_t`
+    for data of variance :math:`\sigma_\text{data}^2`) the coefficients on :math:`x_t` are
+    :math:`c_\text{in} = 1/\sqrt{d_t}`, :math:`c_\text{skip} = \sigma_\text{data}^2\sqrt{\bar\alpha_t}/d_t`,
+    :math:`c_\text{out} = \sigma_\text{data}\sqrt{1-\bar\alpha_t}/\sqrt{d_t}`, so that
+    :math:`\hat x_0 = c_\text{skip}x_t + c_\text{out}F`. Their loss weight :math:`1/c_\text{out}^2`
+    makes the loss on :math:`F` unweighted. With :math:`\sigma_\text{data} = 1`, :math:`F = -v`.
+    """
+    if sigma_data <= 0:
+        raise ValueError(f"sigma_data must be positive, got {sigma_data!r}")
+    d = 1 - alpha_bar + sigma_data**2 * alpha_bar
+    return 1 / d.sqrt(), sigma_data**2 * alpha_bar.sqrt() / d, sigma_data * (1 - alpha_bar).sqrt() / d.sqrt()
+
+
 def undefined_steps(target: str, alpha_bar: torch.Tensor) -> torch.Tensor:
     r"""Boolean tensor of shape (T+1,): True at the steps t >= 1 where the posterior mean cannot be
     recovered from a prediction of ``target`` (only ``eps``, where :math:`\alpha_t = 0`)."""
@@ -121,6 +147,9 @@ def x0_eps_from(
         x0 = output
     elif target == "v":
         x0 = sab * x_t - s1ab * output
+    elif target == "edm":
+        _, c_skip, c_out = edm_coefficients(alpha_bar)
+        x0 = _at(c_skip, t, x_t) * x_t + _at(c_out, t, x_t) * output
     else:  # eps
         x0 = torch.where(sab > 0, (x_t - s1ab * output) / sab.clamp(min=1e-30), torch.full_like(x_t, float("nan")))
         return x0, output

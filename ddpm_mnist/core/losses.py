@@ -17,8 +17,17 @@ follows.
     target :math:`\epsilon`; the sampler turns the prediction into a mean through
     :func:`ddpm_mnist.core.diffusion.mean_from_eps`, which is undefined where :math:`\alpha_t = 0`.
 
-Two losses beyond the report, for the chapter that fixes the ε losses: ``x0-l2`` and ``v-l2``.
+Two losses beyond the report, for the chapter that fixes the ε losses: ``x0-l2`` and ``v-l2``;
+and ``edm-l2``, Karras et al.'s (2022) preconditioned target with their loss weighting (an
+unweighted L2 loss on :math:`F`, see :func:`ddpm_mnist.core.diffusion.edm_coefficients`).
 Losses are means over every pixel of the batch (``l2``: squared error, ``l1``: absolute error).
+
+**Min-SNR-γ weighting** (Hang et al., 2023, "Efficient Diffusion Training via Min-SNR Weighting
+Strategy", eq. 5): ``epsilon-l2-min-snr5``, ``x0-l2-min-snr5`` and ``v-l2-min-snr5`` weight each
+image's squared error so that, expressed as an error on :math:`x_0`, step t counts
+:math:`\min(\mathrm{SNR}_t, \gamma)` with :math:`\gamma = 5`: the nearly clean steps, whose
+:math:`x_0` error is cheap to reduce and would dominate an x0 loss, are capped
+(:func:`min_snr_weight`).
 """
 
 from __future__ import annotations
@@ -37,11 +46,48 @@ class Loss:
     name: str
     target: str
     norm: str  # "l1" or "l2"
+    min_snr_gamma: float | None = None  # the γ of Min-SNR-γ weighting, None for an unweighted loss
 
-    def __call__(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Scalar loss, averaged over all elements."""
+    def __call__(self, prediction: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Scalar loss: the mean over all elements, or with ``weight`` (B,) the mean over images of
+        each image's mean error times its weight."""
         diff = prediction.float() - target.float()
-        return diff.abs().mean() if self.norm == "l1" else diff.square().mean()
+        error = diff.abs() if self.norm == "l1" else diff.square()
+        if weight is None:
+            return error.mean()
+        return (error.flatten(1).mean(1) * weight.to(error.dtype)).mean()
+
+    def weight(self, t: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor | None:
+        """Per-image weights (B,) for the steps ``t`` (int64 (B,) in 1..T), None for an unweighted loss."""
+        if self.min_snr_gamma is None:
+            return None
+        return min_snr_weight(self.target, t, alpha_bar, self.min_snr_gamma)
+
+
+def min_snr_weight(target: str, t: torch.Tensor, alpha_bar: torch.Tensor, gamma: float) -> torch.Tensor:
+    r"""Min-SNR-γ weights (Hang et al., 2023, eq. 5) for a squared-error loss on ``target``.
+
+    Written as an error on :math:`x_0`, each target's squared error is a multiple of
+    :math:`\|x_0 - \hat x_0\|^2`: 1 for ``x0``, :math:`1/\mathrm{SNR}_t` for ``eps`` and
+    :math:`1/(\mathrm{SNR}_t + 1)` for ``v``, with :math:`\mathrm{SNR}_t = \bar\alpha_t/(1-\bar\alpha_t)`.
+    The weight makes the x0-space weight :math:`\min(\mathrm{SNR}_t, \gamma)`: returns
+    :math:`\min(\mathrm{SNR}_t,\gamma)`, :math:`\min(1, \gamma/\mathrm{SNR}_t)` or
+    :math:`\min(\mathrm{SNR}_t,\gamma)/(\mathrm{SNR}_t+1)`, float32 of shape (B,) on the device of ``t``.
+    ``t``: int64 (B,) in 1..T; ``alpha_bar``: (T+1,).
+    """
+    if gamma <= 0:
+        raise ValueError(f"min-SNR gamma must be positive, got {gamma!r}")
+    snr = (alpha_bar / (1 - alpha_bar)).to(t.device)[t]
+    capped = snr.clamp(max=gamma)
+    if target == "x0":
+        w = capped
+    elif target == "eps":
+        w = (gamma / snr).clamp(max=1.0)  # min(SNR, γ)/SNR without dividing 0 by 0 where SNR = 0
+    elif target == "v":
+        w = capped / (snr + 1)
+    else:
+        raise ValueError(f"min-SNR weighting is defined for the eps, x0 and v targets, not {target!r}")
+    return w.float()
 
 
 def _losses() -> dict[str, Loss]:
@@ -51,6 +97,9 @@ def _losses() -> dict[str, Loss]:
             out[f"{prefix}-{norm}"] = Loss(f"{prefix}-{norm}", target, norm)
     out["x0-l2"] = Loss("x0-l2", "x0", "l2")
     out["v-l2"] = Loss("v-l2", "v", "l2")
+    out["edm-l2"] = Loss("edm-l2", "edm", "l2")
+    for prefix, target in (("epsilon", "eps"), ("x0", "x0"), ("v", "v")):
+        out[f"{prefix}-l2-min-snr5"] = Loss(f"{prefix}-l2-min-snr5", target, "l2", min_snr_gamma=5.0)
     return out
 
 
@@ -90,4 +139,7 @@ def training_pair(
         return x_t, eps
     if target == "x0":
         return x_t, x0
+    if target == "edm":
+        _, c_skip, c_out = diffusion.edm_coefficients(alpha_bar)
+        return x_t, (x0 - diffusion._at(c_skip, t, x0) * x_t) / diffusion._at(c_out, t, x0)
     return x_t, diffusion.v_from(x0, eps, t, alpha_bar)

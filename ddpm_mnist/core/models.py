@@ -174,6 +174,21 @@ class UNet(nn.Module):
 MODELS: dict[str, type[nn.Module]] = {"dense": Dense, "conv": Conv, "unet": UNet}
 
 
+class InputScaled(nn.Module):
+    """A denoiser fed :math:`s_t x_t` instead of :math:`x_t`: ``scale`` (T+1,) holds :math:`s_t`
+    (Karras et al.'s :math:`c_\\text{in}`, see :func:`ddpm_mnist.core.diffusion.edm_coefficients`).
+    The scale is fixed by the schedule, so it is not stored with the weights."""
+
+    def __init__(self, net: nn.Module, scale: torch.Tensor):
+        super().__init__()
+        self.net = net
+        self.register_buffer("scale", scale.float(), persistent=False)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+        s = self.scale.to(t.device)[t].to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
+        return self.net(x * s, t, *args)
+
+
 def model_options(name: str) -> dict[str, object]:
     """The keyword arguments ``build_model(name, ...)`` accepts, with their defaults."""
     cls = _model_class(name)

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from . import losses, models, ranges, schedules
+from . import diffusion, losses, models, ranges, schedules
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,11 @@ class DenoiserSpec:
         ranges.check_range(self.value_range)
 
     def build(self) -> torch.nn.Module:
-        return models.build_model(self.model, T=self.T, **self.model_options)
+        """The network; for the ``edm`` target it sees :math:`c_\\text{in}x_t` (Karras et al., 2022)."""
+        net = models.build_model(self.model, T=self.T, **self.model_options)
+        if self.target == "edm":
+            return models.InputScaled(net, diffusion.edm_coefficients(self.alpha_bar())[0])
+        return net
 
     def alpha_bar(self) -> torch.Tensor:
         return schedules.alpha_bar(self.schedule, self.T)

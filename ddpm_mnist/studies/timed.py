@@ -8,14 +8,18 @@ its sampler (1,000 samples, the fast sampling path) and scored with every metric
 project. The ``diffusers`` peer (:mod:`ddpm_mnist.train.peer`) is trained and scored the same
 way, and the real digits of the training split give the metrics' ceiling.
 
-A timed comparison is only fair between runs that had the machine to themselves: each result
-records the load average before it started and the CPU it ran on. Results are written
-atomically to ``<results>/timed/<label>-<M>min-seed<S>.json`` (with the first 100 samples);
-a stored result is not recomputed, an interrupted training resumes from its checkpoint.
+A timed comparison is only fair between runs that had the same share of the machine: each
+result records the load average before it started, the threads and the CPU it ran on. Results
+are written atomically to ``<results>/<folder>/<label>-<M>min-seed<S>.json`` (with the first 100
+samples; ``folder``: ``timed`` for the benchmark, ``search`` for the recipe search); a stored
+result is not recomputed. The trained network is kept (git-ignored) under
+``<folder>/checkpoints/``, named by what fixes it (:func:`network_key`): an interrupted training
+resumes from it, and candidates that change only the sampler reuse it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -32,7 +36,7 @@ from ..core.spec import DenoiserSpec
 from ..data import load_mnist, load_mnist_uint8
 from ..eval import classifier, quality
 from ..eval.metrics import score
-from ..io import save_npy, write_json
+from ..io import exclusive, save_npy, write_json
 from ..train.fastpath import describe_machine, sampling_model
 from ..train.recipes import get_recipe
 from ..train.training import train
@@ -41,15 +45,48 @@ from .runner import code_version
 PEER = "diffusers"
 """The label of the ``diffusers`` peer's results."""
 
+def _ddim(steps: int, **options: Any) -> dict[str, Any]:
+    return {"sampling": {"sampler": "ddim", "options": {"steps": steps, "eta": 0.0, **options}}}
+
+
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "fast": {},
+    # the optimiser: peak lr, its schedule, the average of the weights
+    "lr 2e-3": {"train": {"lr": 2e-3}},
+    "lr 5e-4": {"train": {"lr": 5e-4}},
+    "warm-up + cosine lr": {"train": {"lr": 2e-3, "lr_schedule": "cosine", "warmup_steps": 100}},
+    "schedule-free AdamW": {"train": {"optimizer": "schedulefree", "lr": 2e-3, "warmup_steps": 100, "ema_decay": None}},
+    "EMA 0.999": {"train": {"ema_decay": 0.999}},
+    # what the network predicts and how its loss is weighted
+    "x0 target": {"spec": {"loss": "x0-l2"}},
+    "eps target": {"spec": {"loss": "epsilon-l2"}},
+    "v, min-SNR-5": {"spec": {"loss": "v-l2-min-snr5"}},
+    "EDM preconditioning": {"spec": {"loss": "edm-l2"}},
+    # the network and the batch at equal minutes
+    "U-Net (16, 32, 64)": {"spec": {"model_options": {"channels": (16, 32, 64), "n_convs": 10}}},
+    "U-Net (48, 96, 192)": {"spec": {"model_options": {"channels": (48, 96, 192), "n_convs": 10}}},
+    "batch 32": {"train": {"batch_size": 32}},
+    "batch 128": {"train": {"batch_size": 128}},
+    # the sampler, on the network of "fast"
+    "DDIM 25": _ddim(25),
+    "DDIM 100": _ddim(100),
+    "DDIM 50, eta 1": _ddim(50, eta=1.0),
+    "DDIM 50, clipped": _ddim(50, clip=(-1.0, 1.0)),
 }
 """Search candidates by label: what each changes in the ``fast`` recipe, as ``{"spec": {...},
 "train": {...}, "sampling": {...}}`` (each part optional, merged into the recipe's)."""
 
 
-def timed_path(results_dir: str | Path, label: str, minutes: float, seed: int) -> Path:
-    return Path(results_dir) / "timed" / f"{label}-{minutes:g}min-seed{seed}.json"
+def timed_path(results_dir: str | Path, label: str, minutes: float, seed: int, folder: str = "timed") -> Path:
+    name = "".join(c if c.isalnum() or c in "-." else "-" for c in label)
+    return Path(results_dir) / folder / f"{name}-{minutes:g}min-seed{seed}.json"
+
+
+def network_key(spec: DenoiserSpec, train_options: dict, minutes: float, seed: int) -> str:
+    """What fixes a timed network: its spec, training options, minutes, seed and threads (12 hex
+    digits). Candidates that differ only in their sampler share it."""
+    blob = json.dumps([spec.to_dict(), train_options, minutes, seed, torch.get_num_threads()], sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
 def candidate(label: str) -> tuple[dict, dict, dict]:
@@ -83,19 +120,31 @@ def _finish(path: Path, label: str, minutes: float, seed: int, load: float, trai
 
 
 def run_candidate(label: str, minutes: float, seed: int, *, n_samples: int = 1000, results_dir: str | Path,
-                  device: str = "cpu", progress: bool = False, train_subset: int | None = None) -> dict:
+                  folder: str = "timed", device: str = "cpu", progress: bool = False, train_subset: int | None = None,
+                  wait: bool = True) -> dict:
     """Train candidate ``label`` for ``minutes``, sample ``n_samples`` with its sampler and score
-    them (stored; loaded when already there)."""
-    path = timed_path(results_dir, label, minutes, seed)
+    them (stored; loaded when already there). ``wait=False``: raise
+    :class:`~ddpm_mnist.io.LockedError` at once when another process is training the same network."""
+    path = timed_path(results_dir, label, minutes, seed, folder)
     if path.exists():
         return _load(path)
-    load = os.getloadavg()[0]
     s, opts, sampling = candidate(label)
     spec = DenoiserSpec(s["model"], s.get("model_options", {}), s["T"], s["schedule"], s["loss"], s.get("value_range", "[-1,1]"))
-    images = load_mnist(train=True, value_range=spec.value_range, subset=train_subset, seed=0)
-    ck = path.parent / "checkpoints" / f"{path.stem}.pt"
-    result = train(spec, images, minutes=minutes, **opts, seed=seed, device=device, checkpoint_path=ck, sampling=sampling,
-                   progress=progress)
+    key = network_key(spec, opts, minutes, seed)
+    ck = path.parent / "checkpoints" / f"{key}.pt"
+    with exclusive(ck.with_suffix(".lock"), wait=wait):
+        if path.exists():
+            return _load(path)
+        load = os.getloadavg()[0]
+        images = load_mnist(train=True, value_range=spec.value_range, subset=train_subset, seed=0)
+        result = train(spec, images, minutes=minutes, **opts, seed=seed, device=device, checkpoint_path=ck,
+                       sampling=sampling, progress=progress)
+        return _sample_and_score(path, label, minutes, seed, load, spec, opts, sampling, result, key, n_samples, device,
+                                 progress)
+
+
+def _sample_and_score(path: Path, label: str, minutes: float, seed: int, load: float, spec: DenoiserSpec, opts: dict,
+                      sampling: dict, result, key: str, n_samples: int, device: str, progress: bool) -> dict:
     model = result.ema_model if result.ema_model is not None else result.model
     options = sampling.get("options", {})
     t0 = time.perf_counter()
@@ -104,21 +153,27 @@ def run_candidate(label: str, minutes: float, seed: int, *, n_samples: int = 100
                device=device, progress=progress)
     sample_time = time.perf_counter() - t0
     trained = {"steps": result.steps, "images_seen": result.images_seen, "wall_time_s": round(result.wall_time_s, 1),
-               "time_budget": result.time_budget, "numerics": result.numerics}
-    out = _finish(path, label, minutes, seed, load, trained, to_uint8(x, spec.value_range), sample_time,
-                  {"spec": spec.to_dict(), "options": opts, "sampling": {**sampling, "path": path_used}})
-    ck.unlink(missing_ok=True)
-    return out
+               "time_budget": result.time_budget, "numerics": result.numerics, "network": key}
+    return _finish(path, label, minutes, seed, load, trained, to_uint8(x, spec.value_range), sample_time,
+                   {"spec": spec.to_dict(), "options": opts, "sampling": {**sampling, "path": path_used}})
 
 
-def run_peer(minutes: float, seed: int, *, n_samples: int = 1000, results_dir: str | Path, device: str = "cpu",
-             progress: bool = False, train_subset: int | None = None) -> dict:
+def run_peer(minutes: float, seed: int, *, n_samples: int = 1000, results_dir: str | Path, folder: str = "timed",
+             device: str = "cpu", progress: bool = False, train_subset: int | None = None, wait: bool = True) -> dict:
     """The ``diffusers`` peer trained for ``minutes``, sampled with DDIM 50 and scored (stored)."""
-    from ..train.peer import PEER_TRAINING, PEER_UNET, sample_peer, train_peer
-
-    path = timed_path(results_dir, PEER, minutes, seed)
+    path = timed_path(results_dir, PEER, minutes, seed, folder)
     if path.exists():
         return _load(path)
+    with exclusive(path.with_suffix(".lock"), wait=wait):
+        if path.exists():
+            return _load(path)
+        return _run_peer(path, minutes, seed, n_samples, device, progress, train_subset)
+
+
+def _run_peer(path: Path, minutes: float, seed: int, n_samples: int, device: str, progress: bool,
+              train_subset: int | None) -> dict:
+    from ..train.peer import PEER_TRAINING, PEER_UNET, sample_peer, train_peer
+
     load = os.getloadavg()[0]
     images = load_mnist(train=True, value_range="[-1,1]", subset=train_subset, seed=0)
     peer = train_peer(images, minutes, seed=seed, device=device, progress=progress)
@@ -169,6 +224,6 @@ def table(results: list[dict], ceiling: dict | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def stored(results_dir: str | Path) -> list[dict]:
-    """Every stored timed result under ``results_dir``."""
-    return [_load(p) for p in sorted((Path(results_dir) / "timed").glob("*.json"))]
+def stored(results_dir: str | Path, folder: str = "timed") -> list[dict]:
+    """Every stored timed result under ``results_dir/folder``."""
+    return [_load(p) for p in sorted((Path(results_dir) / folder).glob("*.json"))]

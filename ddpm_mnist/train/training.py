@@ -89,6 +89,7 @@ def make_train_step(
         n = len(x0)
         t = torch.randint(1, spec.T + 1, (n,), generator=generator, device=x0.device)
         x_t, target = training_pair(spec.target, x0, t, alpha_bar, generator)
+        weight = loss_fn.weight(t, alpha_bar)
         if path.channels_last:
             x_t = x_t.contiguous(memory_format=torch.channels_last)
         args = (x_t, t)
@@ -101,7 +102,8 @@ def make_train_step(
         for i in range(0, n, size):  # the batch's mean loss, accumulated over micro-batches
             with torch.autocast(device_type, dtype=path.autocast) if path.autocast else contextlib.nullcontext():
                 out = forward(*(a[i : i + size] for a in args))
-            part = loss_fn(out, target[i : i + size]) * (len(out) / n)
+            w = weight[i : i + size] if weight is not None else None
+            part = loss_fn(out, target[i : i + size], w) * (len(out) / n)
             part.backward()
             loss += part.detach()
         if grad_clip:

@@ -95,11 +95,11 @@ def _sampling_options(args: argparse.Namespace, stored: dict | None, value_range
     from .core.sampling import SAMPLERS
 
     name = args.sampler or (stored or {}).get("sampler", "ancestral")
-    defaults = {"variance": "report", "steps": None, "eta": 0.0, "clip": None,
-                **((stored or {}).get("options", {}) if name == (stored or {}).get("sampler") else {})}
-    given = {"variance": args.variance, "steps": args.steps, "eta": args.eta,
+    defaults = {"variance": "report", **((stored or {}).get("options", {}) if name == (stored or {}).get("sampler") else {})}
+    given = {"variance": args.variance, "steps": args.steps, "eta": args.eta, "spacing": args.spacing,
              "clip": list(check_range(value_range)) if args.clip else None}
-    return name, {o: given[o] if given[o] is not None else defaults[o] for o in SAMPLERS[name].options}
+    options = {o: given[o] if given.get(o) is not None else defaults.get(o) for o in SAMPLERS[name].options}
+    return name, {o: v for o, v in options.items() if v is not None}  # unset: the sampler's own default
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -171,7 +171,7 @@ def cmd_study(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .core.sampling import SAMPLERS, VARIANCES
+    from .core.sampling import SAMPLERS, SPACINGS, VARIANCES
     from .studies.profiles import PROFILES
     from .studies.registry import ALL_STUDIES
     from .train.recipes import RECIPES
@@ -211,9 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=list(SAMPLERS), default=None,
                    help="; ".join(f"{name}: {s.description}" for name, s in SAMPLERS.items()))
     p.add_argument("--variance", choices=list(VARIANCES), default=None, help="ancestral sampler: sigma_t^2 = beta_{t-1} (the report, the default), beta_t (Ho et al.) or the posterior variance")
-    p.add_argument("--steps", type=int, default=None, help="DDIM: number of steps")
+    p.add_argument("--steps", type=int, default=None, help="DDIM, DPM-Solver: number of steps (default: T for DDIM, 20 for DPM-Solver)")
     p.add_argument("--eta", type=float, default=None, help="DDIM: eta (default 0)")
-    p.add_argument("--clip", action="store_true", help="DDIM: clamp each predicted x0 to the data range")
+    p.add_argument("--spacing", choices=list(SPACINGS), default=None, help="DPM-Solver: time steps evenly spaced in t or in sqrt(t) (quadratic, the default)")
+    p.add_argument("--clip", action="store_true", help="DDIM, DPM-Solver: clamp each predicted x0 to the data range")
     p.add_argument("--guidance", type=float, default=0.0, help="class-conditional checkpoints: classifier-free guidance scale w")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
     p.add_argument("--batch-size", type=int, default=500)

@@ -54,7 +54,8 @@ def test_samplers_recover_point_mass(target):
     oracle = Oracle(ab, target, c)
     for x in (ancestral_sample(oracle, ab, target, 4, seed=0, progress=False, variance="beta-tilde"),
               ddim_sample(oracle, ab, target, 4, steps=10, seed=0, progress=False),
-              ddim_sample(oracle, ab, target, 4, steps=10, eta=1.0, seed=0, progress=False)):
+              ddim_sample(oracle, ab, target, 4, steps=10, eta=1.0, seed=0, progress=False),
+              sample("dpm-solver", oracle, ab, target, 4, options={"steps": 8}, seed=0, progress=False)):
         assert torch.allclose(x, c.expand_as(x), atol=1e-4)
 
 
@@ -139,14 +140,14 @@ def test_ancestral_step_is_the_posterior_mean_plus_sigma_z():
 
 def test_the_registry_drives_every_sampler(model):
     ab = alpha_bar("linear-noise", 10)
-    assert set(SAMPLERS) == {"ancestral", "ddim"}
+    assert set(SAMPLERS) == {"ancestral", "ddim", "dpm-solver"}
     a = sample("ancestral", model, ab, "mean", 3, options={"variance": "beta"}, seed=1, progress=False)
     assert torch.equal(a, ancestral_sample(model, ab, "mean", 3, variance="beta", seed=1, progress=False))
     d = sample("ddim", model, ab, "mean", 3, options={"steps": 4, "eta": 0.5}, seed=1, progress=False)
     assert torch.equal(d, ddim_sample(model, ab, "mean", 3, steps=4, eta=0.5, seed=1, progress=False))
     with pytest.raises(ValueError, match="takes the options steps, eta, clip, not variance"):
         sample("ddim", model, ab, "mean", 3, options={"variance": "beta"}, progress=False)
-    with pytest.raises(ValueError, match="valid samplers: ancestral, ddim"):
+    with pytest.raises(ValueError, match="valid samplers: ancestral, ddim, dpm-solver"):
         sample("euler", model, ab, "mean", 3, progress=False)
 
 
@@ -158,7 +159,57 @@ def test_run_config_and_cli_read_the_registry():
     assert RunConfig(sampler="ddim", ddim_clip=True, value_range="[0,1]").sampler_options["clip"] == (0.0, 1.0)
     assert RunConfig(sampler="ddim").hash() == RunConfig(sampler="ddim", ddim_clip=False).hash() != RunConfig(sampler="ddim", ddim_clip=True).hash()
     assert RunConfig(variance="beta").sampler_options == {"variance": "beta"}
-    with pytest.raises(ValueError, match="valid samplers: ancestral, ddim"):
+    with pytest.raises(ValueError, match="valid samplers: ancestral, ddim, dpm-solver"):
         RunConfig(sampler="euler")
     sample_cmd = build_parser()._subparsers._group_actions[0].choices["sample"]
     assert next(a for a in sample_cmd._actions if a.dest == "sampler").choices == list(SAMPLERS)
+
+
+def test_dpm_solver_first_step_is_ddim():
+    from ddpm_mnist.core.sampling import dpm_solver_step
+
+    ab = alpha_bar("cosine-nichol", 100)
+    g = torch.Generator().manual_seed(0)
+    x0, x_t = torch.randn(2, 1, 4, 4, generator=g, dtype=torch.float64), torch.randn(2, 1, 4, 4, generator=g, dtype=torch.float64)
+    for t, s in ((100, 80), (40, 7)):
+        ddim = ddim_step(x0, t, s, x_t, None, alpha_bar=ab, target="x0")
+        assert torch.allclose(dpm_solver_step(x0, t, s, x_t, alpha_bar=ab), ddim, atol=1e-10)
+    assert torch.equal(dpm_solver_step(x0, 5, 0, x_t, alpha_bar=ab, previous=(x_t, 9)), x0)
+
+
+class GaussianOracle(torch.nn.Module):
+    """The exact x0 prediction E[x0 | x_t] for data N(0, sd^2 I): its probability-flow ODE keeps
+    x_t / sqrt(abar_t sd^2 + 1 - abar_t) constant, so the exact end point is known."""
+
+    def __init__(self, ab, sd):
+        super().__init__()
+        self.ab, self.sd = ab, sd
+
+    def forward(self, x, t):
+        a = self.ab[t].view(-1, 1, 1, 1)
+        return (a.sqrt() * self.sd**2 * x / (a * self.sd**2 + 1 - a)).float()
+
+
+def test_dpm_solver_is_second_order_on_gaussian_data():
+    """On the same 10 evaluations (quadratic grid) DPM-Solver++(2M) lands far closer to the ODE's
+    exact end point than DDIM (first order) on either grid, and doubling its steps cuts its error
+    by more than first order would; on the even grid its big low-noise step costs it that lead."""
+    ab, sd = alpha_bar("cosine-nichol", 1000), 0.5
+    oracle = GaussianOracle(ab, sd)
+    x_T = torch.randn(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    exact = x_T * sd / (ab[1000] * sd**2 + 1 - ab[1000]).sqrt().float()
+    # start both from t = 1000 exactly where the exact solution starts (the seed's noise is x_T)
+    err = {}
+    for name, steps, spacing in (("ddim", 10, None), ("dpm-solver", 10, "quadratic"), ("dpm-solver", 20, "quadratic"),
+                                 ("dpm-solver", 10, "linear")):
+        options = {"steps": steps, **({"spacing": spacing} if spacing else {})}
+        x = sample(name, oracle, ab, "x0", 64, options=options, seed=1, batch_size=64, progress=False)
+        err[name, steps, spacing] = (x - exact).abs().mean().item()
+    ts = ddim_timesteps(1000, 10, "quadratic")
+    quad_ddim = sample("ddim", oracle, ab, "x0", 64, options={"steps": ts}, seed=1, batch_size=64, progress=False)
+    assert err["dpm-solver", 10, "quadratic"] < min(err["ddim", 10, None], (quad_ddim - exact).abs().mean().item()) / 2.5, err
+    assert err["dpm-solver", 20, "quadratic"] < err["dpm-solver", 10, "quadratic"] / 3, err
+    assert err["dpm-solver", 10, "linear"] > err["ddim", 10, None], err
+    assert ts[0] == 1000 and ts[-1] == 1 and ts[1] - ts[2] > ts[-2] - ts[-1]
+    with pytest.raises(ValueError, match="valid: linear, quadratic"):
+        ddim_timesteps(1000, 10, "cubic")

@@ -1,10 +1,10 @@
-r"""Samplers: the report's ancestral sampler and DDIM, one public reverse step each, and the
+r"""Samplers: the report's ancestral sampler, DDIM and DPM-Solver++(2M), one public reverse step each, and the
 :data:`SAMPLERS` registry that the command line, :class:`~ddpm_mnist.studies.config.RunConfig`
 and the runner read.
 
 A reverse step is a function of tensors: the network's ``output`` at ``x_t`` and time ``t`` in,
 the next state out (:func:`ancestral_step`, :func:`ddim_step`). A sampler is a thin loop that
-runs a step from pure noise (:func:`ancestral_sample`, :func:`ddim_sample`); a new sampler is one
+runs a step from pure noise (:func:`ancestral_sample`, :func:`ddim_sample`, :func:`dpm_solver_sample`); a new sampler is one
 such pair and one :data:`SAMPLERS` entry.
 
 Every sampler takes a trained denoiser ``model(x_t, t)``, the prediction ``target`` it was trained for
@@ -192,12 +192,23 @@ def ancestral_sample(
     return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "sampling", labels)
 
 
-def ddim_timesteps(T: int, steps: int) -> list[int]:
-    """``steps`` evenly spaced time steps from T down to 1 (inclusive), e.g. (T=10, 3) -> [10, 6, 1]."""
+SPACINGS = ("linear", "quadratic")
+
+
+def ddim_timesteps(T: int, steps: int, spacing: str = "linear") -> list[int]:
+    """``steps`` time steps from T down to 1 (inclusive): evenly spaced (``linear``, e.g.
+    (T=10, 3) -> [10, 6, 1]) or evenly spaced in :math:`\\sqrt t` (``quadratic``, Song et al.'s
+    (2021) "quadratic" choice: the steps crowd where the noise is low). Fewer when rounding
+    makes two coincide."""
     if not 1 <= steps <= T:
         raise ValueError(f"DDIM needs 1 <= steps <= T = {T}, got {steps}")
-    grid = torch.linspace(T, 1, steps).round().long().tolist()
-    return sorted(set(grid), reverse=True)
+    if spacing == "linear":
+        grid = torch.linspace(T, 1, steps)
+    elif spacing == "quadratic":
+        grid = torch.linspace(T**0.5, 1, steps, dtype=torch.float64) ** 2
+    else:
+        raise ValueError(f"unknown time-step spacing {spacing!r}; valid: {', '.join(SPACINGS)}")
+    return sorted(set(grid.round().long().tolist()), reverse=True)
 
 
 @torch.inference_mode()
@@ -246,6 +257,89 @@ def ddim_sample(
     return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "DDIM sampling", labels)
 
 
+def dpm_solver_step(x0: torch.Tensor, t: int, s: int, x_t: torch.Tensor, *, alpha_bar: torch.Tensor,
+                    previous: tuple[torch.Tensor, int] | None = None) -> torch.Tensor:
+    r""":math:`x_s` from :math:`x_t` for :math:`0 \le s < t` (shape (B, C, H, W)): one step of
+    DPM-Solver++(2M) (Lu et al., 2022, "DPM-Solver++", Algorithm 2), a second-order multistep
+    solver of the probability-flow ODE written in the predicted data :math:`\hat x_0` (``x0``, the
+    network's prediction at :math:`(x_t, t)`).
+
+    With :math:`\alpha = \sqrt{\bar\alpha}`, :math:`\sigma = \sqrt{1-\bar\alpha}`,
+    :math:`\lambda = \log(\alpha/\sigma)` and :math:`h = \lambda_s - \lambda_t`:
+
+    .. math:: x_s = \frac{\sigma_s}{\sigma_t}x_t - \alpha_s\,(e^{-h} - 1)\,D,
+       \qquad D = \Big(1 + \frac{1}{2r}\Big)\hat x_0 - \frac{1}{2r}\hat x_0^{\text{prev}},
+       \quad r = \frac{\lambda_t - \lambda_u}{h},
+
+    where ``previous`` = :math:`(\hat x_0^{\text{prev}}, u)` is the prediction of the step before,
+    at time :math:`u > t`. Without ``previous`` (the first step) :math:`D = \hat x_0`: the
+    first-order step, which is DDIM with :math:`\eta = 0`. :math:`s = 0` returns :math:`\hat x_0`
+    (the first-order step to :math:`\sigma = 0`, as the solver's final step)."""
+    if s == 0:
+        return x0
+    ab = alpha_bar.double()
+    lam = lambda k: 0.5 * (torch.log(ab[k]) - torch.log1p(-ab[k]))  # noqa: E731
+    h = lam(s) - lam(t)
+    d = x0
+    if previous is not None:
+        x0_prev, u = previous
+        r = (lam(t) - lam(u)) / h
+        d = (1 + 1 / (2 * r)).item() * x0 - (1 / (2 * r)).item() * x0_prev
+    ratio = ((1 - ab[s]) / (1 - ab[t])).sqrt().item()
+    coef = (ab[s].sqrt() * torch.expm1(-h)).item()
+    return ratio * x_t - coef * d
+
+
+@torch.inference_mode()
+def dpm_solver_sample(
+    model: torch.nn.Module,
+    alpha_bar: torch.Tensor,
+    target: str,
+    n: int,
+    *,
+    steps: int = 20,
+    spacing: str = "quadratic",
+    clip: tuple[float, float] | None = None,
+    seed: int = 0,
+    shape: tuple[int, int, int] = (1, 28, 28),
+    batch_size: int = 500,
+    device: str | torch.device = "cpu",
+    trajectory: bool = False,
+    allow_undefined: bool = False,
+    labels: torch.Tensor | None = None,
+    guidance: float = 0.0,
+    progress: bool = True,
+):
+    r"""DPM-Solver++(2M) (Lu et al., 2022): :func:`dpm_solver_step` along ``steps`` time steps
+    from T to 1 (:func:`ddim_timesteps` with ``spacing``), then to 0; deterministic, ``steps``
+    network evaluations. The ``quadratic`` default matters: on data whose exact solution is known
+    (Gaussian, ``tests/test_sampling.py``) a second-order step across the large low-noise gap of
+    an even grid loses to DDIM at 10 evaluations, and beats it several-fold on the quadratic grid.
+    ``clip``: clamp each predicted :math:`x_0` to this data range. The solver needs
+    :math:`\hat x_0` at every step, so an ε model needs :math:`\bar\alpha_T > 0`."""
+    T = len(alpha_bar) - 1
+    ts = ddim_timesteps(T, steps, spacing)
+    if target == "eps" and alpha_bar[ts[0]] == 0 and not allow_undefined:
+        raise UndefinedStepError(
+            f"DPM-Solver from t = {ts[0]} with an epsilon model needs alpha_bar_t > 0 to estimate x0; "
+            "use a schedule with alpha_bar_T > 0"
+        )
+    model.eval()
+
+    def chain(x: torch.Tensor, gen: torch.Generator, y: torch.Tensor | None) -> Iterator[torch.Tensor]:
+        previous = None
+        for t, s in zip(ts, [*ts[1:], 0]):
+            tt = torch.full((len(x),), t, device=x.device, dtype=torch.long)
+            x0, _ = diffusion.x0_eps_from(_model_output(model, x, t, y, guidance), target, x, tt, alpha_bar)
+            if clip is not None:
+                x0 = x0.clamp(*clip)
+            x = dpm_solver_step(x0, t, s, x, alpha_bar=alpha_bar, previous=previous)
+            previous = (x0, t)
+            yield x
+
+    return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "DPM-Solver sampling", labels)
+
+
 @dataclass(frozen=True)
 class Sampler:
     """A registered sampler: its loop ``sample(model, alpha_bar, target, n, **options, **common)``
@@ -265,6 +359,10 @@ SAMPLERS: dict[str, Sampler] = {
     "ddim": Sampler(ddim_sample, ("steps", "eta", "clip"),
                     "DDIM (Song et al., 2021); steps: network evaluations, eta: 0 deterministic, clip: clamp the predicted x0 to the data range",
                     lambda T, options: options.get("steps") or T),
+    "dpm-solver": Sampler(dpm_solver_sample, ("steps", "spacing", "clip"),
+                          "DPM-Solver++(2M) (Lu et al., 2022), a second-order ODE solver; steps: network evaluations (default 20), "
+                          "spacing: linear or quadratic (default) in t, clip: clamp the predicted x0 to the data range",
+                          lambda T, options: options.get("steps") or 20),
 }
 """The samplers by name: the one place their names and options are listed."""
 

@@ -72,6 +72,8 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "DDIM 100": _ddim(100),
     "DDIM 50, eta 1": _ddim(50, eta=1.0),
     "DDIM 50, clipped": _ddim(50, clip=(-1.0, 1.0)),
+    "DPM-Solver++ 20": {"sampling": {"sampler": "dpm-solver", "options": {"steps": 20}}},
+    "DPM-Solver++ 10": {"sampling": {"sampler": "dpm-solver", "options": {"steps": 10}}},
 }
 """Search candidates by label: what each changes in the ``fast`` recipe, as ``{"spec": {...},
 "train": {...}, "sampling": {...}}`` (each part optional, merged into the recipe's)."""

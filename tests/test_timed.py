@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 import pytest
 
 from ddpm_mnist.studies.timed import CANDIDATES, candidate, run_candidate, stored, table, timed_path
@@ -68,3 +70,25 @@ def test_every_search_candidate_is_a_valid_network_protocol_and_sampler():
         spec.build()
         assert set(opts) <= train_args, label
         assert set(sampling["options"]) <= set(SAMPLERS[sampling["sampler"]].options), label
+
+
+def test_floor_table_and_paired_differences():
+    import pandas as pd
+
+    from ddpm_mnist.studies.timed import floor_table, paired_to
+
+    t = pd.DataFrame([
+        {"method": "fast", "seeds": 3, "FID": 5.0, "precision": 0.8, "recall": 0.6, "class KL": 0.005,
+         "digits covered (min)": 10, "sampling s / 1,000": 20.0},
+        {"method": "diffusers", "seeds": 3, "FID": 25.0, "precision": 0.5, "recall": 0.5, "class KL": 0.1,
+         "digits covered (min)": 10, "sampling s / 1,000": 40.0},
+    ])
+    f = floor_table(t).set_index("floor")
+    assert f.loc["FID at most a quarter of diffusers'", "measured"] == pytest.approx(0.2)
+    assert f["met"].tolist() == ["yes", "yes", "no", "yes", "yes", "yes"]
+    assert (floor_table(t.assign(seeds=1))["met"] == "not yet").all()
+    assert (floor_table(t, "nope")["met"] == "not yet").all()
+    results = [{"label": label, "seed": seed, "metrics": {"fid": fid}}
+               for label, seed, fid in (("fast", 0, 10.0), ("fast", 1, 14.0), ("x", 0, 7.0), ("x", 1, 13.0), ("y", 5, 1.0))]
+    gaps = paired_to(results)
+    assert gaps["fast"] == 0 and gaps["x"] == pytest.approx(-2.0) and np.isnan(gaps["y"])

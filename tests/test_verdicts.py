@@ -90,3 +90,18 @@ def test_a_chapters_finding_names_verdict_choice_and_closest_rival():
     assert second.endswith("; 3 common seeds; negative is better).")
     alone = t[t["value"] == "256"]
     assert finding(study_verdict(alone, "batch-size"), alone, "batch-size").endswith("No other value shares a seed with it yet.")
+
+
+def test_protocol_choice_keeps_the_best_trained_of_those_meeting_the_floor():
+    import pandas as pd
+
+    from ddpm_mnist.book.analysis import PROTOCOL_FLOOR_SD, protocol_choice
+
+    table = pd.DataFrame({"candidate": ["wide", "tight", "good", "short"], "seeds": [5, 5, 5, 3],
+                          "FID mean": [50.0, 68.0, 57.0, 40.0], "FID SD": [PROTOCOL_FLOOR_SD + 1, 2.3, 3.8, 1.0]})
+    c = protocol_choice(table)
+    assert c["choice"] == "good" and c["fid"] == "57.00 ± 3.80" and c["floor"].startswith("meets")
+    assert c["tightest"] == "tight" and c["eligible"] == "2" and c["complete"] == "3 of 4"
+    none = protocol_choice(table.assign(**{"FID SD": [9.0, 7.0, 8.0, 1.0]}))
+    assert none["choice"] == "tight" and none["floor"].startswith("misses") and none["eligible"] == "0"
+    assert protocol_choice(table.assign(seeds=1))["choice"] == "—"

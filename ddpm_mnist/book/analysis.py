@@ -502,16 +502,27 @@ def protocol_table(profile: str, results_dir: str | Path | None = None) -> pd.Da
 
 
 def protocol_choice(table: pd.DataFrame, min_seeds: int = 5) -> dict[str, str]:
-    """The candidate of :func:`protocol_table` with the smallest seed SD of FID among those with at
-    least ``min_seeds`` seeds: ``choice``, ``fid`` (mean ± SD), ``sd``, ``floor`` (whether its SD is
-    at most :data:`PROTOCOL_FLOOR_SD`), ``complete`` ("k of n candidates have their seeds"). "—"
-    while none has enough seeds."""
+    """The protocol kept from :func:`protocol_table`: among the candidates with at least
+    ``min_seeds`` seeds whose seed SD of FID meets :data:`PROTOCOL_FLOOR_SD`, the one with the
+    lowest mean FID (the best-trained networks at this budget); when none meets the floor, the one
+    with the smallest SD.
+
+    Returns ``choice``, ``fid`` (mean ± SD), ``sd``, ``floor`` (whether its SD meets the floor),
+    ``complete`` ("k of n candidates have their seeds"), ``eligible`` (how many meet the floor),
+    ``tightest`` (the candidate with the smallest SD) and ``tightest_fid``. "—" while none has
+    enough seeds."""
     full = table[table["seeds"] >= min_seeds]
-    out = {"complete": f"{len(full)} of {len(table)}", "choice": "—", "fid": "—", "sd": "—", "floor": "—"}
-    if len(full):
-        best = full.loc[full["FID SD"].idxmin()]
-        out.update(choice=best["candidate"], fid=f"{best['FID mean']:.2f} ± {best['FID SD']:.2f}", sd=f"{best['FID SD']:.2f}",
-                   floor=("meets" if best["FID SD"] <= PROTOCOL_FLOOR_SD else "misses") + f" the floor of {PROTOCOL_FLOOR_SD:g}")
+    out = {"complete": f"{len(full)} of {len(table)}", "choice": "—", "fid": "—", "sd": "—", "floor": "—",
+           "eligible": "0", "tightest": "—", "tightest_fid": "—"}
+    if not len(full):
+        return out
+    fid = lambda r: f"{r['FID mean']:.2f} ± {r['FID SD']:.2f}"  # noqa: E731
+    tightest = full.loc[full["FID SD"].idxmin()]
+    eligible = full[full["FID SD"] <= PROTOCOL_FLOOR_SD]
+    best = eligible.loc[eligible["FID mean"].idxmin()] if len(eligible) else tightest
+    out.update(choice=best["candidate"], fid=fid(best), sd=f"{best['FID SD']:.2f}", eligible=str(len(eligible)),
+               floor=("meets" if best["FID SD"] <= PROTOCOL_FLOOR_SD else "misses") + f" the floor of {PROTOCOL_FLOOR_SD:g}",
+               tightest=tightest["candidate"], tightest_fid=fid(tightest))
     return out
 
 

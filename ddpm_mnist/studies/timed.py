@@ -229,3 +229,50 @@ def table(results: list[dict], ceiling: dict | None = None) -> pd.DataFrame:
 def stored(results_dir: str | Path, folder: str = "timed") -> list[dict]:
     """Every stored timed result under ``results_dir/folder``."""
     return [_load(p) for p in sorted((Path(results_dir) / folder).glob("*.json"))]
+
+
+def samples_of(result: dict, results_dir: str | Path, folder: str = "timed") -> np.ndarray:
+    """The first 100 samples stored with a timed ``result``: uint8 (100, 28, 28)."""
+    path = timed_path(results_dir, result["label"], result["minutes"], result["seed"], folder).with_suffix(".npy")
+    return np.load(path)
+
+
+def paired_to(results: list[dict], reference: str = "fast") -> dict[str, float]:
+    """Per label, the mean over common seeds of its FID minus ``reference``'s (NaN without a
+    common seed): the search's changes measured against the recipe they change."""
+    ref = {r["seed"]: r["metrics"]["fid"] for r in results if r["label"] == reference}
+    out = {}
+    for label in dict.fromkeys(r["label"] for r in results):
+        gaps = [r["metrics"]["fid"] - ref[r["seed"]] for r in results if r["label"] == label and r["seed"] in ref]
+        out[label] = float(np.mean(gaps)) if gaps else float("nan")
+    return out
+
+
+FLOORS: tuple[tuple[str, str, str, float], ...] = (
+    ("FID at most a quarter of diffusers'", "FID / diffusers' FID", "max", 0.25),
+    ("precision at least 0.75", "precision", "min", 0.75),
+    ("recall at least 0.85", "recall", "min", 0.85),
+    ("all ten digits present", "digits covered (min)", "min", 10),
+    ("class histogram KL from uniform at most 0.01", "class KL", "max", 0.01),
+    ("1,000 samples in under 30 s", "sampling s / 1,000", "max", 30.0),
+)
+"""Issue 28's floors: (floor, measured column of :func:`table`, "max" or "min", bound)."""
+
+
+def floor_table(t: pd.DataFrame, label: str = "fast", min_seeds: int = 3) -> pd.DataFrame:
+    """Each floor of :data:`FLOORS` for the row ``label`` of :func:`table` (beside the peer's row
+    for the FID ratio): ``floor``, ``measured``, ``met`` ("yes", "no", or "not yet" with fewer than
+    ``min_seeds`` seeds or no peer)."""
+    rows = t.set_index("method")
+    if label not in rows.index:
+        return pd.DataFrame({"floor": [f[0] for f in FLOORS], "measured": np.nan, "met": "not yet"})
+    row = rows.loc[label].to_dict()
+    peer_fid = rows.loc[PEER, "FID"] if PEER in rows.index else np.nan
+    row["FID / diffusers' FID"] = row["FID"] / peer_fid
+    out = []
+    for name, column, kind, bound in FLOORS:
+        value = float(row[column])
+        ok = value <= bound if kind == "max" else value >= bound
+        met = "not yet" if row["seeds"] < min_seeds or not np.isfinite(value) else "yes" if ok else "no"
+        out.append({"floor": name, "measured": value, "met": met})
+    return pd.DataFrame(out)

@@ -89,6 +89,9 @@ def test_a_profile_protocol_fills_what_a_study_does_not_set():
     assert with_protocol(UNET, protocol, keep="variance").variance == "report"
     assert with_protocol(UNET.with_param("ema_decay", 0.995), protocol).ema_decay == 0.995  # a study's explicit choice stays
     assert with_protocol(UNET, {}) is UNET
+    free = {"optimizer": "schedulefree", "lr": 2e-3, "ema_warmup": True}
+    assert with_protocol(UNET, free).ema_warmup is False  # no EMA to warm up: the config stays the protocol study's
+    assert with_protocol(UNET.with_param("ema_decay", 0.995), free).ema_warmup is True
     staged = Profile("s", 0.06, 12, None, 1000, "staged", protocol=protocol, folder="cpu")
     assert staged.results_dir == PROFILES["cpu"].results_dir
     sampler = BEYOND["sampler-baseline"]

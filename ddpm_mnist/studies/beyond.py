@@ -11,7 +11,7 @@ report's studies serve them unchanged. All start from the report's tuned configu
 ``fewer-steps``
     a network trained with T = 100 steps of Ho et al.'s schedule (``linear-beta``, ε loss),
     sampled by the ancestral sampler (100 network evaluations) and by DDIM (η = 0 and 1) with
-    10 to 100.
+    10 to 100, with and without clipping its predicted :math:`x_0` to the data range.
 ``ema``
     the epochs study with an exponential moving average of the weights (decay 0.995); the
     raw weights of that run are exactly those of the epochs study, so the two tables are
@@ -53,8 +53,9 @@ GUIDANCE_SCALES = (0.0, 0.5, 1.0, 2.0, 4.0)
 SAMPLE_SEEDS = tuple(range(1, 9))
 
 
-def _ddim(steps: int, eta: float) -> RunConfig:
-    return HO.with_param("sampler", "ddim").with_param("ddim_steps", steps).with_param("ddim_eta", eta)
+def _ddim(steps: int, eta: float, clip: bool = False) -> RunConfig:
+    config = HO.with_param("sampler", "ddim").with_param("ddim_steps", steps).with_param("ddim_eta", eta)
+    return config.with_param("ddim_clip", True) if clip else config
 
 
 def _study(name: str, title: str, param: str | None, values, base: RunConfig = TUNED, configs=None) -> Study:
@@ -72,6 +73,7 @@ EPS_FIXES = {
 FEWER_STEPS = {
     "ancestral, 100 steps": HO,
     **{f"DDIM eta={eta:g}, {k} steps": _ddim(k, eta) for eta in (0.0, 1.0) for k in DDIM_STEPS},
+    **{f"DDIM eta={eta:g}, {k} steps, clipped": _ddim(k, eta, clip=True) for eta in (0.0, 1.0) for k in DDIM_STEPS},
 }
 
 FASHION = {

@@ -188,6 +188,22 @@ computed one length at a time from the shortest, each continuing the last
 (:func:`ddpm_mnist.studies.runner.shorter_checkpoint`), so that each length lands as soon as it
 is trained: a two-hour process that ends with the session would otherwise leave nothing."""
 
+CHOICE_BEYOND_SEEDS: list[tuple[str, list | None, list[int]]] = [
+    ("fewer-steps", None, RULE_SEEDS[1:]),
+    *[("ema", [length], RULE_SEEDS[1:]) for length in EMA_LENGTHS],
+]
+"""Under the ``choice`` seed rule (the re-run), the part beyond the report's two sampler and
+averaging studies also get seeds 1 and 2: DDIM with and without clipping its predicted
+:math:`x_0`, and the EMA with its decay warmed up, are measured on three seeds before the book
+draws a conclusion from them."""
+
+
+def beyond_runs(profile: str) -> list[tuple[str, list | None, list[int]]]:
+    """The part beyond the report's runs at ``profile``: :data:`BEYOND_RUNS`, and
+    :data:`CHOICE_BEYOND_SEEDS` under the ``choice`` seed rule."""
+    return [*BEYOND_RUNS, *(CHOICE_BEYOND_SEEDS if get_profile(profile).seed_rule == "choice" else [])]
+
+
 BEYOND_AFTER = "loss"
 """The study after which the runner computes :data:`BEYOND_RUNS`, before the report's remaining
 studies: the part beyond the report needs only the tuned U-Net (complete by then) and takes
@@ -207,7 +223,7 @@ def run_order(profile: str, results_dir: str | Path | None = None) -> Iterator[t
         if entry[0] in RULE_STUDIES and entry[2] == RULE_SEEDS[:1]:
             yield from extra_seed_runs(profile, results_dir, studies=[entry[0]])
         if entry[0] == BEYOND_AFTER:
-            yield from BEYOND_RUNS
+            yield from beyond_runs(profile)
 
 
 def missing(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:

@@ -74,8 +74,12 @@ _PUBLISHED = RunConfig()
 def with_protocol(config: RunConfig, protocol: dict[str, Any], keep: str | None = None) -> RunConfig:
     """``config`` with the fields of ``protocol`` set, except ``keep`` (the field a study varies)
     and fields ``config`` already sets to something other than :class:`RunConfig`'s default (a
-    study's explicit choice, e.g. Ho et al.'s σ² = β_t at T = 100, or the EMA chapter's decay)."""
+    study's explicit choice, e.g. Ho et al.'s σ² = β_t at T = 100, or the EMA chapter's decay).
+    ``ema_warmup`` applies only to a config that averages its weights (``ema_decay`` set, by the
+    config or the protocol): it says how an EMA is run, not that there is one."""
     changes = {k: v for k, v in protocol.items() if k != keep and getattr(config, k) == getattr(_PUBLISHED, k)}
+    if changes.get("ema_decay", config.ema_decay) is None:
+        changes.pop("ema_warmup", None)
     return dataclasses.replace(config, **changes) if changes else config
 
 

@@ -98,8 +98,12 @@ def test_protocol_choice_keeps_the_best_trained_of_those_meeting_the_floor():
     from ddpm_mnist.book.analysis import PROTOCOL_FLOOR_SD, protocol_choice
 
     table = pd.DataFrame({"candidate": ["wide", "tight", "good", "short"], "seeds": [5, 5, 5, 3],
-                          "FID mean": [50.0, 68.0, 57.0, 40.0], "FID SD": [PROTOCOL_FLOOR_SD + 1, 2.3, 3.8, 1.0]})
+                          "FID mean": [50.0, 68.0, 57.0, 40.0], "FID SD": [PROTOCOL_FLOOR_SD + 1, 2.3, 3.8, 1.0],
+                          "fids": [[50.0] * 5, [66.0, 70.0, 68.0, 67.0, 69.0], [56.0, 60.0, 57.0, 55.0, 57.0], [40.0] * 3],
+                          "fid seeds": [[0, 1, 2, 3, 4]] * 3 + [[0, 1, 2]]})
     c = protocol_choice(table)
+    assert c["runner_up"] == "tight" and c["runner_up_paired"] == ("-11.00 on average over their 5 common seeds "
+                                                                      "(SD of the gaps 1.00), lower on 5 of them")
     assert c["choice"] == "good" and c["fid"] == "57.00 ± 3.80" and c["floor"].startswith("meets")
     assert c["tightest"] == "tight" and c["eligible"] == "2" and c["complete"] == "3 of 4"
     none = protocol_choice(table.assign(**{"FID SD": [9.0, 7.0, 8.0, 1.0]}))

@@ -497,6 +497,7 @@ def protocol_table(profile: str, results_dir: str | Path | None = None) -> pd.Da
             row[f"{name} mean"] = float(ok.mean()) if len(ok) else np.nan
             row[f"{name} SD"] = float(ok.std(ddof=1)) if len(ok) > 1 else np.nan
         row["fids"] = list(r["fids"])
+        row["fid seeds"] = list(r["seeds"])
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -509,11 +510,14 @@ def protocol_choice(table: pd.DataFrame, min_seeds: int = 5) -> dict[str, str]:
 
     Returns ``choice``, ``fid`` (mean ± SD), ``sd``, ``floor`` (whether its SD meets the floor),
     ``complete`` ("k of n candidates have their seeds"), ``eligible`` (how many meet the floor),
-    ``tightest`` (the candidate with the smallest SD) and ``tightest_fid``. "—" while none has
+    ``tightest`` (the candidate with the smallest SD) and ``tightest_fid``, ``runner_up`` (the
+    eligible candidate with the next-lowest mean) with ``runner_up_fid`` and ``runner_up_paired``
+    (the choice's FID minus the runner-up's on their common seeds, in words). "—" while none has
     enough seeds."""
     full = table[table["seeds"] >= min_seeds]
     out = {"complete": f"{len(full)} of {len(table)}", "choice": "—", "fid": "—", "sd": "—", "floor": "—",
-           "eligible": "0", "tightest": "—", "tightest_fid": "—"}
+           "eligible": "0", "tightest": "—", "tightest_fid": "—", "runner_up": "—", "runner_up_fid": "—",
+           "runner_up_paired": "—"}
     if not len(full):
         return out
     fid = lambda r: f"{r['FID mean']:.2f} ± {r['FID SD']:.2f}"  # noqa: E731
@@ -523,6 +527,17 @@ def protocol_choice(table: pd.DataFrame, min_seeds: int = 5) -> dict[str, str]:
     out.update(choice=best["candidate"], fid=fid(best), sd=f"{best['FID SD']:.2f}", eligible=str(len(eligible)),
                floor=("meets" if best["FID SD"] <= PROTOCOL_FLOOR_SD else "misses") + f" the floor of {PROTOCOL_FLOOR_SD:g}",
                tightest=tightest["candidate"], tightest_fid=fid(tightest))
+    others = eligible[eligible["candidate"] != best["candidate"]]
+    if len(others):
+        second = others.loc[others["FID mean"].idxmin()]
+        out.update(runner_up=second["candidate"], runner_up_fid=fid(second))
+        if "fid seeds" in table:
+            mine, theirs = dict(zip(best["fid seeds"], best["fids"])), dict(zip(second["fid seeds"], second["fids"]))
+            gaps = [mine[s] - theirs[s] for s in mine if s in theirs]
+            if gaps:
+                spread = f" (SD of the gaps {np.std(gaps, ddof=1):.2f})" if len(gaps) > 1 else ""
+                out["runner_up_paired"] = (f"{np.mean(gaps):+.2f} on average over their {len(gaps)} common seeds{spread}, lower on "
+                                           f"{sum(g < 0 for g in gaps)} of them")
     return out
 
 

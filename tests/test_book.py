@@ -184,35 +184,47 @@ def test_seed_rule_trains_further_seeds_only_where_needed(tmp_path):
     assert "normalization" not in set(plan.missing("smoke", tmp_path)["study"])
 
 
-def test_study_values_margin_against_twice_the_spread():
+def test_study_values_read_gaps_against_paired_intervals():
     import pandas as pd
 
     from ddpm_mnist import book
 
-    table = pd.DataFrame({"value": ["32", "256", "512"], "fid_mean": [30.0, 20.0, 70.0], "report_best": [False, True, False],
-                          "seeds": [[0], [0], [0]], "fids": [[30.0], [20.0], [70.0]]})
-    assert book.study_values(table, "batch-size", "t", spread=4.0)["t_margin"] == "10.00, more than twice the baseline's seed spread (2 × 4.00 = 8.00): a ranking"
-    assert book.study_values(table, "batch-size", "t", spread=6.0)["t_margin"].startswith("10.00, less than twice")
+    table = pd.DataFrame({"value": ["32", "256", "512"], "report_best": [False, True, False],
+                          "seeds": [[0, 1, 2]] * 3, "fids": [[30.0, 31.0, 29.0], [20.0, 21.0, 19.0], [21.0, 19.0, 22.0]]})
+    table["fid_mean"] = table["fids"].map(lambda f: sum(f) / len(f))
+    table["precisions"] = table["recalls"] = [[0.5] * 3] * 3
+    # 32 is worse than the report's 256 on every seed by 10: beyond its interval; 512 is not separable
+    assert book.versus_choice(table, "batch-size", "t") == {"t_ahead": "none", "t_behind": "32 (30.00)"}
+    better = table.assign(fids=[[10.0, 11.0, 9.0], [20.0, 21.0, 19.0], [21.0, 19.0, 22.0]], fid_mean=[10.0, 20.0, 20.0 + 2 / 3])
+    assert book.versus_choice(better, "batch-size", "t")["t_ahead"] == "32 (10.00)"
     out = book.study_values(table, "batch-size", "t")
-    assert out["t_margin"].startswith("not measured") and out["t_best"] == "256" and out["t_agree"] == "agrees"
-    assert out["t_ahead"] == out["t_behind"] == "—"
-    # against the report's choice (256, FID 20): more than twice the spread away, or not
-    assert book.versus_choice(table, "batch-size", "t", 4.0) == {"t_ahead": "none", "t_behind": "32 (30.00), 512 (70.00)"}
-    assert book.versus_choice(table, "batch-size", "t", 6.0) == {"t_ahead": "none", "t_behind": "512 (70.00)"}
-    assert book.versus_choice(table.assign(fid_mean=[10.0, 20.0, 70.0]), "batch-size", "t", 4.0)["t_ahead"] == "32 (10.00)"
-    # the runner-up has three seeds, the best one: the gap on the shared seed is stated, and here reversed
-    table.loc[0, "fid_mean"], table.at[0, "seeds"], table.at[0, "fids"] = 30.0, [0, 1, 2], [10.0, 40.0, 40.0]
-    assert book.study_values(table, "batch-size", "t", spread=6.0)["t_margin"].endswith(
-        "one seed does not settle it. On the seed both have (0) the gap is -10.00: the order reverses")
-    table.at[1, "seeds"], table.at[1, "fids"] = [0, 1, 2], [20.0, 22.0, 18.0]  # both with the rule's three seeds
-    table.loc[1, "fid_mean"], table.loc[0, "fid_mean"] = 20.0, 25.0
-    assert book.study_values(table, "batch-size", "t", spread=6.0)["t_margin"] == (
-        "5.00, less than twice the baseline's seed spread (2 × 6.00 = 12.00): not a ranking, even over the rule's three seeds")
-    # rows that sample one network differently are read against the FID's sampling noise
-    assert book.study_values(table, "batch-size", "t", spread=1.0, sampling=True)["t_margin"] == (
-        "5.00, more than twice the FID's sampling spread for one network (2 × 1.00 = 2.00): a ranking")
-    assert book.study_values(table, "batch-size", "t", spread=3.0, sampling=True)["t_margin"] == (
-        "5.00, less than twice the FID's sampling spread for one network (2 × 3.00 = 6.00): within the FID's own noise, a tie")
+    assert out["t_best"] == "256" and out["t_agree"] == "agrees"
+    assert out["t_margin"].startswith("0.67 on 3 common seeds, 95% interval") and out["t_margin"].endswith(": not separable")
+    # rows that sample one network differently: only the FID's sampling noise enters
+    assert out["t_margin"] != book.study_values(table, "batch-size", "t", 1.0, sampling=True)["t_margin"]
+    assert book.study_values(table, "batch-size", "t", 1.0, sampling=True)["t_margin"].endswith("within the FID's own noise, a tie")
+    assert book.study_values(table, "batch-size", "t", 0.1, sampling=True)["t_margin"].endswith(": a ranking")
+    # one seed each and no other seeds to learn the seed noise from: no interval, and no list against the choice
+    one = table.assign(seeds=[[0]] * 3, fids=[[30.0], [20.0], [21.0]], fid_mean=[30.0, 20.0, 21.0])
+    assert book.study_values(one, "batch-size", "t")["t_margin"] == "1.00 on 1 common seed, with no seed noise measured yet to read it against"
+    assert book.versus_choice(one, "batch-size", "t") == {"t_ahead": "—", "t_behind": "—"}
+    assert book.study_values(table.assign(fid_mean=float("nan")), "batch-size", "t")["t_margin"].startswith("not measured")
+    assert book.noise_band(1.0) == pytest.approx(2.772, abs=1e-3) and "± 2.77" in book.noise_band_text(1.0)
+
+
+def test_paired_change_and_its_words():
+    import pandas as pd
+
+    from ddpm_mnist import book
+
+    a = pd.Series({"value": "a", "seeds": [0, 1, 2], "fids": [30.0, 32.0, 31.0]})
+    b = pd.Series({"value": "b", "seeds": [0, 1, 2], "fids": [20.0, 21.0, 22.0]})
+    change = book.paired_change(a, b)
+    assert change.n == 3 and change.mean == pytest.approx(10.0) and book.separable(change) == "separable"
+    near = pd.Series({"value": "c", "seeds": [0, 1, 2], "fids": [25.0, 16.0, 22.0]})
+    assert book.separable(book.paired_change(near, b)) == "not separable"
+    lone = pd.Series({"value": "d", "seeds": [5], "fids": [1.0]})
+    assert book.separable(book.paired_change(lone, b)) == "not measured"
 
 
 def test_values_sharing_a_run_are_one_candidate():
@@ -227,8 +239,8 @@ def test_values_sharing_a_run_are_one_candidate():
     assert book.ranked_runs(table)["value"].tolist() == ["200 = 1000", "100", "50"]
     merged = book.merge_shared_runs(table.assign(fid_mean=[90.0, float("nan"), 30.0, 30.0]))  # table order, rows without results kept
     assert merged["value"].tolist() == ["50", "100", "200 = 1000"] and merged["values"].iloc[-1] == ["200", "1000"]
-    out = book.study_values(table, "epochs", "t", spread=5.0)
-    assert out["t_best"] == "200 = 1000" and out["t_margin"].startswith("30.00, more than twice")
+    out = book.study_values(table, "epochs", "t")
+    assert out["t_best"] == "200 = 1000" and out["t_margin"].startswith("30.00 on 1 common seed")
     assert out["t_agree"] == "does not agree"
     # the report's order is over the values it has numbers for
     assert out["t_order"] == "ours: 200 = 1000 < 100 < 50; the report's: 1000 < 50 < 100"

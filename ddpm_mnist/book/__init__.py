@@ -9,16 +9,16 @@ from ..studies.plan import run_study
 from .analysis import (
     numerical_path, provenance_problems,
     best_beyond, best_configuration, beyond_summary, digit_share, display_table, fid_text, merge_shared_runs, order_text,
-    paired_gap, provenance, ranked_runs, run_values, sampling_spread, stored_sample_quality, study_values,
+    paired_change, paired_gap, provenance, separable, ranked_runs, run_values, sampling_spread, stored_sample_quality, study_values,
     study_verdict, summary,
-    tuned_reference, twice, versus_choice,
+    tuned_reference, noise_band, noise_band_text, versus_choice,
 )
 from .display import glue_all, glue_run, glue_study, glue_text, grids, show, show_figure, training_and_digits, verdict
 
 __all__ = [
     "numerical_path", "provenance_problems",
     "best_beyond", "best_configuration", "beyond_summary", "digit_share", "display_table", "fid_text", "glue_all", "glue_run",
-    "glue_study", "glue_text", "grids", "merge_shared_runs", "order_text", "paired_gap", "provenance",
+    "glue_study", "glue_text", "grids", "merge_shared_runs", "order_text", "paired_change", "paired_gap", "provenance", "separable",
     "ranked_runs", "run_study", "run_values", "sampling_spread", "show", "show_figure", "stored_sample_quality", "study_values", "study_verdict", "summary",
-    "training_and_digits", "tuned_reference", "twice", "verdict", "versus_choice",
+    "training_and_digits", "tuned_reference", "noise_band", "noise_band_text", "verdict", "versus_choice",
 ]

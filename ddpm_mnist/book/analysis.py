@@ -22,7 +22,7 @@ from ..studies.plan import BEYOND_RUNS, RULE_SEEDS, seed_spread, tuned_row
 from ..studies.profiles import get_profile, results_dir_for
 from ..studies.registry import get_study
 from ..studies.report import STUDIES
-from .verdicts import ALPHA, compare_with_choice, differences, paired_interval, seed_residuals, verdict
+from .verdicts import ALPHA, Interval, compare_with_choice, differences, paired_interval, seed_residuals, study_residuals, verdict
 
 PARAM_LABELS = {
     "batch_size": "batch size", "epochs": "epochs (report)", "loss": "loss", "model_options.channels": "channels",
@@ -193,6 +193,29 @@ def paired_gap(worse: pd.Series, better: pd.Series) -> tuple[list[int], float]:
     return common, gap
 
 
+def paired_change(a: pd.Series, b: pd.Series, table: pd.DataFrame | None = None, sampling_sd: float = float("nan"),
+                  level: float = 1 - ALPHA) -> Interval:
+    """``a``'s FID minus ``b``'s (rows of ``tabulate``) on their common seeds, with a percentile
+    bootstrap interval at ``level`` (:func:`~ddpm_mnist.book.verdicts.paired_interval`): seed
+    residuals pooled over the rows of ``table`` against ``b`` when given (else ``a`` and ``b``
+    alone), plus the FID's sampling spread ``sampling_sd``. For comparisons a chapter names in
+    advance (no correction for picking among many)."""
+    b_value = b["value"] if "value" in b.index else b.name  # a row of the table, or of the table indexed by value
+    pool_rows = table[table["value"] != b_value] if table is not None else pd.DataFrame([a])
+    pool = study_residuals(pool_rows, b, "fids")
+    sd = 0.0 if np.isnan(sampling_sd) else sampling_sd
+    by_seed = lambda r: dict(zip(r["seeds"], r["fids"]))  # noqa: E731
+    return paired_interval(by_seed(a), by_seed(b), level, sd, residuals=pool)
+
+
+def separable(iv: Interval) -> str:
+    """"separable" when the interval excludes zero, "not separable" when it includes it, "not
+    measured" without one."""
+    if iv.n == 0 or np.isnan(iv.low):
+        return "not measured"
+    return "separable" if iv.below_zero or iv.above_zero else "not separable"
+
+
 def _paired_text(worse: pd.Series, better: pd.Series) -> str:
     """"" when both rows have the same seeds; otherwise a clause on the gap over the seeds they
     share, to follow a sentence without its full stop ("… . On the seed both have (0) the gap
@@ -237,30 +260,54 @@ def order_text(table: pd.DataFrame) -> str:
     return f"ours: {ours}; the report's: {theirs}" if len(done) > 1 else f"ours: {ours}"
 
 
-def versus_choice(table: pd.DataFrame, name: str, prefix: str, spread: float) -> dict[str, str]:
+def versus_choice(table: pd.DataFrame, name: str, prefix: str, sampling_sd: float = float("nan")) -> dict[str, str]:
     """``<prefix>_ahead`` and ``<prefix>_behind``: the values of a study table (``tabulate``)
-    whose mean FID is lower, or higher, than ours at the report's choice by more than twice
-    ``spread`` (the std the chapter reads gaps against), as "64 (46.78), 32 (55.71)" best first, or "none";
-    "—" for both while the report's choice or the spread is unmeasured."""
+    better, or worse, than ours at the report's choice beyond their paired interval
+    (:func:`~ddpm_mnist.book.verdicts.compare_with_choice`: common seeds, Bonferroni over the
+    values, the FID's sampling spread ``sampling_sd``), as "64 (46.78), 32 (55.71)" best first, or
+    "none"; "—" for both while the report's choice has no result or no interval can be formed."""
     st = get_study(name)
     choice = table[table["report_best"] & table["fid_mean"].notna()]
-    if not len(choice) or np.isnan(spread):
+    if not len(choice):
         return {f"{prefix}_ahead": "—", f"{prefix}_behind": "—"}
-    ref = choice["fid_mean"].iloc[0]
-    others = ranked_runs(table)
-    others = others[[st.label(st.report_choice) not in v for v in others["values"]]]
+    comparisons = compare_with_choice(table, st.label(st.report_choice), 0.0 if np.isnan(sampling_sd) else sampling_sd)
+    measured = comparisons[[c.n > 0 and not np.isnan(c.low) for c in comparisons["fid"]]] if len(comparisons) else comparisons
+    if not len(measured):
+        return {f"{prefix}_ahead": "—", f"{prefix}_behind": "—"}
+    mean_fid = dict(zip(table["value"], table["fid_mean"]))
 
     def listed(rows: pd.DataFrame) -> str:
-        return ", ".join(f"{v} ({f:.2f})" for v, f in zip(rows["value"], rows["fid_mean"])) or "none"
+        rows = sorted(rows["value"], key=lambda v: mean_fid[v])
+        return ", ".join(f"{v} ({mean_fid[v]:.2f})" for v in rows) or "none"
 
-    return {f"{prefix}_ahead": listed(others[others["fid_mean"] < ref - 2 * spread]),
-            f"{prefix}_behind": listed(others[others["fid_mean"] > ref + 2 * spread])}
+    return {f"{prefix}_ahead": listed(measured[[c.below_zero for c in measured["fid"]]]),
+            f"{prefix}_behind": listed(measured[[c.above_zero for c in measured["fid"]]])}
 
 
-def twice(spread: float, what: str = "the baseline's seed spread") -> str:
-    """"twice the baseline's seed spread (2 × 23.52 = 47.04)": the yardstick gaps are read against."""
-    shown = round(spread, 2)  # so that the product reads right
-    return f"twice {what} (2 × {shown:.2f} = {2 * shown:.2f})"
+def margin_interval(ranked: pd.DataFrame, sampling_sd: float = float("nan"), sampling: bool = False) -> Interval:
+    """The runner-up's FID minus the best's (rows 1 and 0 of :func:`ranked_runs`) on their common
+    seeds, with a 95% percentile bootstrap interval: seed residuals pooled over the study's values
+    against the best (:func:`~ddpm_mnist.book.verdicts.study_residuals`), plus the FID's sampling
+    spread ``sampling_sd``. ``sampling``: the rows sample one network in different ways, so only
+    the sampling noise enters."""
+    best, runner_up = ranked.iloc[0], ranked.iloc[1]
+    by_seed = lambda r: dict(zip(r["seeds"], r["fids"]))  # noqa: E731
+    sd = 0.0 if np.isnan(sampling_sd) else sampling_sd
+    pool = np.zeros(1) if sampling else study_residuals(ranked.iloc[1:], best, "fids")
+    return paired_interval(by_seed(runner_up), by_seed(best), 1 - ALPHA, sd, residuals=pool)
+
+
+def noise_band(sampling_sd: float, n: int = 1) -> float:
+    """Half-width of the 95% interval of a difference between two FIDs of one training run each
+    (or means over ``n`` seeds of them) that differ only by the sampling noise of standard
+    deviation ``sampling_sd``: :math:`1.96\\sqrt{2/n}\\,\\sigma`."""
+    return float(1.96 * np.sqrt(2 / n) * sampling_sd)
+
+
+def noise_band_text(sampling_sd: float) -> str:
+    """"the 95% band of the FID's sampling noise (± 2.77)": what a difference between two FIDs
+    must exceed before it says more than the sampling noise."""
+    return f"the 95% band of the FID's sampling noise (± {noise_band(sampling_sd):.2f})"
 
 
 def fid_text(mean: float, std: float, n: int) -> str:
@@ -384,16 +431,15 @@ def run_values(name: str, profile: str, value: Any, prefix: str, seeds: Sequence
     return {f"{prefix}_{k}": v for k, v in values.items()}
 
 
-def study_values(table: pd.DataFrame, name: str, prefix: str, spread: float = float("nan"), sampling: bool = False) -> dict[str, str]:
+def study_values(table: pd.DataFrame, name: str, prefix: str, sampling_sd: float = float("nan"), sampling: bool = False) -> dict[str, str]:
     """The numbers a chapter's prose quotes (glued by :func:`~ddpm_mnist.book.display.glue_study`): ``<prefix>_best`` (our best value),
     ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
     report's choice), ``<prefix>_agree`` ("agrees" / "does not agree") and ``<prefix>_margin``
-    (the gap from our best to the runner-up, against twice ``spread``, the baseline's seed std;
-    when the two have different seeds, also the gap on the seeds they share, :func:`paired_gap`),
-    ``<prefix>_order`` (:func:`order_text`), ``<prefix>_ahead`` and ``<prefix>_behind``
-    (:func:`versus_choice`). ``sampling``: the rows are one
-    network sampled in different ways, and ``spread`` is :func:`sampling_spread`, so the margin
-    is read against the FID's sampling noise instead."""
+    (the runner-up's FID minus our best's on their common seeds with its 95% interval,
+    :func:`margin_interval`, and whether it ranks them), ``<prefix>_order`` (:func:`order_text`),
+    ``<prefix>_ahead`` and ``<prefix>_behind`` (:func:`versus_choice`). ``sampling_sd``: the FID's
+    sampling spread (:func:`sampling_spread`); ``sampling``: the rows are one network sampled in
+    different ways, so only that noise enters the margin."""
     st = get_study(name)
     ranked = ranked_runs(table)
     choice = table[table["report_best"]]
@@ -404,22 +450,22 @@ def study_values(table: pd.DataFrame, name: str, prefix: str, spread: float = fl
         f"{prefix}_report_choice_fid": f"{choice['fid_mean'].iloc[0]:.2f}" if len(choice) and choice["fid_mean"].notna().all() else "—",
     }
     values[f"{prefix}_order"] = order_text(table)
-    values.update(versus_choice(table, name, prefix, spread))
+    values.update(versus_choice(table, name, prefix, sampling_sd))
     agree = len(ranked) and st.label(st.report_choice) in ranked["values"].iloc[0]
     values[f"{prefix}_agree"] = "agrees" if agree else "does not agree"
-    if len(ranked) < 2 or np.isnan(spread):
-        values[f"{prefix}_margin"] = "not measured yet (it needs two values and the baseline's seed spread)"
+    if len(ranked) < 2:
+        values[f"{prefix}_margin"] = "not measured yet (it needs two values)"
+        return values
+    iv = margin_interval(ranked, sampling_sd, sampling)
+    seeds = f"on {iv.n} common seed{'s' if iv.n != 1 else ''}"
+    if iv.n == 0:
+        values[f"{prefix}_margin"] = "not measured yet (the two share no seed)"
+    elif np.isnan(iv.low):
+        values[f"{prefix}_margin"] = f"{iv.mean:.2f} {seeds}, with no seed noise measured yet to read it against"
     else:
-        best, runner_up = ranked.iloc[0], ranked.iloc[1]
-        gap = runner_up["fid_mean"] - best["fid_mean"]
-        what = "the FID's sampling spread for one network" if sampling else "the baseline's seed spread"
-        values[f"{prefix}_margin"] = (f"{gap:.2f}, more than {twice(spread, what)}: a ranking" if gap > 2 * spread
-                                      else f"{gap:.2f}, less than {twice(spread, what)}: "
-                                      + ("within the FID's own noise, a tie" if sampling
-                                         else "not a ranking, even over the rule's three seeds"
-                                         if min(len(best["seeds"]), len(runner_up["seeds"])) >= len(RULE_SEEDS)
-                                         else "one seed does not settle it")
-                                      ) + _paired_text(runner_up, best)
+        where = f"{iv.mean:.2f} {seeds}, 95% interval {iv.low:+.2f} to {iv.high:+.2f}"
+        values[f"{prefix}_margin"] = where + (": a ranking" if iv.above_zero else
+                                              ": within the FID's own noise, a tie" if sampling else ": not separable")
     return values
 
 

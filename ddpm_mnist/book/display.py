@@ -111,10 +111,10 @@ def glue_run(name: str, profile: str, value: Any, prefix: str, seeds: Sequence[i
     return glue_all(analysis.run_values(name, profile, value, prefix, seeds, results_dir))
 
 
-def glue_study(table: pd.DataFrame, name: str, prefix: str, spread: float = float("nan"), sampling: bool = False) -> dict[str, str]:
+def glue_study(table: pd.DataFrame, name: str, prefix: str, sampling_sd: float = float("nan"), sampling: bool = False) -> dict[str, str]:
     """Glue :func:`~ddpm_mnist.book.analysis.study_values` (a study's best value, margins, orders)
     for the prose; returns them too."""
-    return glue_all(analysis.study_values(table, name, prefix, spread, sampling))
+    return glue_all(analysis.study_values(table, name, prefix, sampling_sd, sampling))
 
 
 def glue_all(values: dict[str, Any]) -> dict[str, Any]:

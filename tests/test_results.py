@@ -167,6 +167,17 @@ def test_published_results_have_clean_provenance(name):
     assert not book.provenance_problems(results)
 
 
+def test_the_rerun_results_have_clean_provenance():
+    """Every result stored under the re-run's protocol (``cpu-next``) as it lands: committed code,
+    one numerical path."""
+    from ddpm_mnist.studies.profiles import NEXT_PROTOCOL
+
+    rerun = [r for r in map(lambda p: json.loads(p.read_text()), STORED)
+             if all(r["config"].get(k) == v for k, v in NEXT_PROTOCOL.items() if k != "ema_warmup")]
+    assert rerun, "the protocol study's choice is stored under the re-run's protocol"
+    assert not book.provenance_problems(rerun)
+
+
 def test_provenance_problems_are_named():
     def result(version="0.1.0+abc", steps=None, compile=False, h="h1"):
         return {"hash": h, "seed": 0, "code_version": version,

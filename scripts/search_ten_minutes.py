@@ -9,7 +9,10 @@ The search runs as two lanes of one thread each on the two cores (``OMP_NUM_THRE
 a few seconds apart, logs ``search-a.log`` and ``search-b.log``), so that every candidate is
 trained on one core beside one other busy core: the comparison is at equal wall-clock and equal
 share of the machine. A lane skips a network another lane is training and comes back to it at
-the end. The chosen recipe is then measured on the whole machine, beside ``diffusers``, by
+the end. A run fixes its number of steps from a few seconds of probing at its start
+(:mod:`ddpm_mnist.train.budget`), so that moment must see the same load as every other run's:
+the other lane busy and nothing else (each result records the load average before it started,
+about 2 when it is right). Keep the machine otherwise quiet while the search runs. The chosen recipe is then measured on the whole machine, beside ``diffusers``, by
 ``benchmarks/ten_minutes.py``. Usage::
 
     OMP_NUM_THREADS=1 nohup python scripts/search_ten_minutes.py --minutes 20 --seeds 0 > results/cpu/search-a.log 2>&1 &

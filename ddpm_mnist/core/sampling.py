@@ -66,6 +66,16 @@ def _check_defined(target: str, alpha_bar: torch.Tensor, steps: Sequence[int], a
         )
 
 
+def _check_x0_defined(sampler: str, target: str, alpha_bar: torch.Tensor, t: int, allow_undefined: bool) -> None:
+    """A sampler that needs the predicted :math:`x_0` from its first step ``t`` on cannot start an ε
+    model where :math:`\\bar\\alpha_t = 0`."""
+    if target == "eps" and alpha_bar[t] == 0 and not allow_undefined:
+        raise UndefinedStepError(
+            f"{sampler} from t = {t} with an epsilon model needs alpha_bar_t > 0 to estimate x0; "
+            "start below T or use a schedule with alpha_bar_T > 0"
+        )
+
+
 def _batches(n: int, batch_size: int) -> list[int]:
     if n < 1 or batch_size < 1:
         raise ValueError(f"n and batch_size must be positive, got n={n}, batch_size={batch_size}")
@@ -241,11 +251,7 @@ def ddim_sample(
     ts = list(range(T, 0, -1)) if steps is None else ddim_timesteps(T, steps) if isinstance(steps, int) else list(steps)
     if any(b >= a for a, b in zip(ts, ts[1:])) or not all(1 <= t <= T for t in ts):
         raise ValueError(f"DDIM steps must be strictly decreasing values in 1..{T}, got {ts}")
-    if target == "eps" and alpha_bar[ts[0]] == 0 and not allow_undefined:
-        raise UndefinedStepError(
-            f"DDIM from t = {ts[0]} with an epsilon model needs alpha_bar_t > 0 to estimate x0; "
-            "start below T or use a schedule with alpha_bar_T > 0"
-        )
+    _check_x0_defined("DDIM", target, alpha_bar, ts[0], allow_undefined)
     model.eval()
 
     def chain(x: torch.Tensor, gen: torch.Generator, y: torch.Tensor | None) -> Iterator[torch.Tensor]:
@@ -319,11 +325,7 @@ def dpm_solver_sample(
     :math:`\hat x_0` at every step, so an ε model needs :math:`\bar\alpha_T > 0`."""
     T = len(alpha_bar) - 1
     ts = ddim_timesteps(T, steps, spacing)
-    if target == "eps" and alpha_bar[ts[0]] == 0 and not allow_undefined:
-        raise UndefinedStepError(
-            f"DPM-Solver from t = {ts[0]} with an epsilon model needs alpha_bar_t > 0 to estimate x0; "
-            "use a schedule with alpha_bar_T > 0"
-        )
+    _check_x0_defined("DPM-Solver", target, alpha_bar, ts[0], allow_undefined)
     model.eval()
 
     def chain(x: torch.Tensor, gen: torch.Generator, y: torch.Tensor | None) -> Iterator[torch.Tensor]:

@@ -22,7 +22,8 @@ from ..studies.plan import BEYOND_RUNS, RULE_SEEDS, seed_spread, tuned_row
 from ..studies.profiles import get_profile, results_dir_for
 from ..studies.registry import get_study
 from ..studies.report import STUDIES
-from .verdicts import ALPHA, Interval, compare_with_choice, differences, paired_interval, seed_residuals, study_residuals, verdict
+from .verdicts import (ALPHA, Interval, by_seed, compare_with_choice, differences, paired_interval, seed_residuals,
+                       study_residuals, verdict)
 
 PARAM_LABELS = {
     "batch_size": "batch size", "epochs": "epochs (report)", "loss": "loss", "model_options.channels": "channels",
@@ -194,17 +195,19 @@ def paired_gap(worse: pd.Series, better: pd.Series) -> tuple[list[int], float]:
 
 
 def paired_change(a: pd.Series, b: pd.Series, table: pd.DataFrame | None = None, sampling_sd: float = float("nan"),
-                  level: float = 1 - ALPHA) -> Interval:
+                  level: float = 1 - ALPHA, sampling: bool = False) -> Interval:
     """``a``'s FID minus ``b``'s (rows of ``tabulate``) on their common seeds, with a percentile
     bootstrap interval at ``level`` (:func:`~ddpm_mnist.book.verdicts.paired_interval`): seed
     residuals pooled over the rows of ``table`` against ``b`` when given (else ``a`` and ``b``
-    alone), plus the FID's sampling spread ``sampling_sd``. For comparisons a chapter names in
-    advance (no correction for picking among many)."""
-    b_value = b["value"] if "value" in b.index else b.name  # a row of the table, or of the table indexed by value
-    pool_rows = table[table["value"] != b_value] if table is not None else pd.DataFrame([a])
-    pool = study_residuals(pool_rows, b, "fids")
+    alone), plus the FID's sampling spread ``sampling_sd``. ``sampling``: the rows sample one
+    network in different ways, so only the sampling noise enters. For comparisons a chapter names
+    in advance (no correction for picking among many)."""
+    if sampling:
+        pool = np.zeros(1)
+    else:
+        b_value = b["value"] if "value" in b.index else b.name  # a row of the table, or of the table indexed by value
+        pool = study_residuals(table[table["value"] != b_value] if table is not None else pd.DataFrame([a]), b, "fids")
     sd = 0.0 if np.isnan(sampling_sd) else sampling_sd
-    by_seed = lambda r: dict(zip(r["seeds"], r["fids"]))  # noqa: E731
     return paired_interval(by_seed(a), by_seed(b), level, sd, residuals=pool)
 
 
@@ -285,16 +288,9 @@ def versus_choice(table: pd.DataFrame, name: str, prefix: str, sampling_sd: floa
 
 
 def margin_interval(ranked: pd.DataFrame, sampling_sd: float = float("nan"), sampling: bool = False) -> Interval:
-    """The runner-up's FID minus the best's (rows 1 and 0 of :func:`ranked_runs`) on their common
-    seeds, with a 95% percentile bootstrap interval: seed residuals pooled over the study's values
-    against the best (:func:`~ddpm_mnist.book.verdicts.study_residuals`), plus the FID's sampling
-    spread ``sampling_sd``. ``sampling``: the rows sample one network in different ways, so only
-    the sampling noise enters."""
-    best, runner_up = ranked.iloc[0], ranked.iloc[1]
-    by_seed = lambda r: dict(zip(r["seeds"], r["fids"]))  # noqa: E731
-    sd = 0.0 if np.isnan(sampling_sd) else sampling_sd
-    pool = np.zeros(1) if sampling else study_residuals(ranked.iloc[1:], best, "fids")
-    return paired_interval(by_seed(runner_up), by_seed(best), 1 - ALPHA, sd, residuals=pool)
+    """The runner-up's FID minus the best's (rows 1 and 0 of :func:`ranked_runs`) with its 95%
+    interval (:func:`paired_change`, seed residuals pooled over the study's values)."""
+    return paired_change(ranked.iloc[1], ranked.iloc[0], ranked, sampling_sd, sampling=sampling)
 
 
 def noise_band(sampling_sd: float, n: int = 1) -> float:
@@ -399,9 +395,6 @@ def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Se
         if is_base:
             out["verdict"] = "nil: no alternative the report tried beats its final configuration here"
         else:
-            def by_seed(r: pd.Series) -> dict[int, float]:
-                return dict(zip(r["seeds"], r["fids"]))
-
             pool = seed_residuals([differences(by_seed(base), by_seed(r)) for _, r, own in cells if not own])
             interval = paired_interval(by_seed(base), by_seed(row), 1 - ALPHA / len(cells),
                                        0.0 if np.isnan(sampling_sd) else sampling_sd, residuals=pool)
@@ -578,9 +571,8 @@ def protocol_choice(table: pd.DataFrame, min_seeds: int = 5) -> dict[str, str]:
         second = others.loc[others["FID mean"].idxmin()]
         out.update(runner_up=second["candidate"], runner_up_fid=fid(second))
         if "fid seeds" in table:
-            mine, theirs = dict(zip(best["fid seeds"], best["fids"])), dict(zip(second["fid seeds"], second["fids"]))
-            gaps = [mine[s] - theirs[s] for s in mine if s in theirs]
-            if gaps:
+            gaps = differences(dict(zip(best["fid seeds"], best["fids"])), dict(zip(second["fid seeds"], second["fids"])))
+            if len(gaps):
                 spread = f" (SD of the gaps {np.std(gaps, ddof=1):.2f})" if len(gaps) > 1 else ""
                 out["runner_up_paired"] = (f"{np.mean(gaps):+.2f} on average over their {len(gaps)} common seeds{spread}, lower on "
                                            f"{sum(g < 0 for g in gaps)} of them")

@@ -110,14 +110,15 @@ def study_residuals(others: pd.DataFrame, base: pd.Series, column: str) -> np.nd
     """The seed residuals of a study's paired differences in ``column`` (``fids``, ``precisions``...):
     pooled over its values (:func:`seed_residuals`), else those of the choice's own seeds times
     sqrt(2) (a difference of two independent runs), else none."""
-    pool = seed_residuals([differences(_by_seed(r, column), _by_seed(base, column)) for _, r in others.iterrows()])
+    pool = seed_residuals([differences(by_seed(r, column), by_seed(base, column)) for _, r in others.iterrows()])
     if len(pool):
         return pool
-    own = np.array([v for v in _by_seed(base, column).values() if np.isfinite(v)])
+    own = np.array([v for v in by_seed(base, column).values() if np.isfinite(v)])
     return seed_residuals([own]) * np.sqrt(2)
 
 
-def _by_seed(row: pd.Series, column: str) -> dict[int, float]:
+def by_seed(row: pd.Series, column: str = "fids") -> dict[int, float]:
+    """A study row's (``tabulate``) ``column`` by seed: ``{seed: value}``, empty without the column."""
     values = row.get(column)
     if not isinstance(values, (list, tuple)):
         return {}
@@ -137,17 +138,17 @@ def compare_with_choice(table: pd.DataFrame, choice: str, sampling_sd: float = 0
     base = base.iloc[0]
     key = "run" if "run" in table else "value"  # values that share a run are one comparison
     others = table[table[key] != base[key]].drop_duplicates(key)
-    m = max(1, int(sum(1 for _, r in others.iterrows() if set(_by_seed(r, "fids")) & set(_by_seed(base, "fids")))))
+    m = max(1, int(sum(1 for _, r in others.iterrows() if set(by_seed(r, "fids")) & set(by_seed(base, "fids")))))
     level = 1 - alpha / m
     pools = {c: study_residuals(others, base, c) for c in ("fids", "precisions", "recalls")}
     rows = []
     for _, r in others.iterrows():
         def interval(column: str, sd: float = 0.0) -> Interval:
-            return paired_interval(_by_seed(r, column), _by_seed(base, column), level, sd, residuals=pools[column])
+            return paired_interval(by_seed(r, column), by_seed(base, column), level, sd, residuals=pools[column])
 
         rows.append({
             "value": r["value"],
-            "seeds": sorted(set(_by_seed(r, "fids")) & set(_by_seed(base, "fids"))),
+            "seeds": sorted(set(by_seed(r, "fids")) & set(by_seed(base, "fids"))),
             "fid": interval("fids", sampling_sd),
             "precision": interval("precisions"),
             "recall": interval("recalls"),

@@ -141,23 +141,17 @@ def run_candidate(label: str, minutes: float, seed: int, *, n_samples: int = 100
         images = load_mnist(train=True, value_range=spec.value_range, subset=train_subset, seed=0)
         result = train(spec, images, minutes=minutes, **opts, seed=seed, device=device, checkpoint_path=ck,
                        sampling=sampling, progress=progress)
-        return _sample_and_score(path, label, minutes, seed, load, spec, opts, sampling, result, key, n_samples, device,
-                                 progress)
-
-
-def _sample_and_score(path: Path, label: str, minutes: float, seed: int, load: float, spec: DenoiserSpec, opts: dict,
-                      sampling: dict, result, key: str, n_samples: int, device: str, progress: bool) -> dict:
-    model = result.ema_model if result.ema_model is not None else result.model
-    options = sampling.get("options", {})
-    t0 = time.perf_counter()
-    fast, path_used = sampling_model(model, device, n_samples * SAMPLERS[sampling["sampler"]].evaluations(spec.T, options))
-    x = sample(sampling["sampler"], fast, spec.alpha_bar(), spec.target, n_samples, options=options, seed=10_000 + seed,
-               device=device, progress=progress)
-    sample_time = time.perf_counter() - t0
-    trained = {"steps": result.steps, "images_seen": result.images_seen, "wall_time_s": round(result.wall_time_s, 1),
-               "time_budget": result.time_budget, "numerics": result.numerics, "network": key}
-    return _finish(path, label, minutes, seed, load, trained, to_uint8(x, spec.value_range), sample_time,
-                   {"spec": spec.to_dict(), "options": opts, "sampling": {**sampling, "path": path_used}})
+        model = result.ema_model if result.ema_model is not None else result.model
+        options = sampling.get("options", {})
+        t0 = time.perf_counter()
+        fast, path_used = sampling_model(model, device, n_samples * SAMPLERS[sampling["sampler"]].evaluations(spec.T, options))
+        x = sample(sampling["sampler"], fast, spec.alpha_bar(), spec.target, n_samples, options=options, seed=10_000 + seed,
+                   device=device, progress=progress)
+        sample_time = time.perf_counter() - t0
+        trained = {"steps": result.steps, "images_seen": result.images_seen, "wall_time_s": round(result.wall_time_s, 1),
+                   "time_budget": result.time_budget, "numerics": result.numerics, "network": key}
+        return _finish(path, label, minutes, seed, load, trained, to_uint8(x, spec.value_range), sample_time,
+                       {"spec": spec.to_dict(), "options": opts, "sampling": {**sampling, "path": path_used}})
 
 
 def run_peer(minutes: float, seed: int, *, n_samples: int = 1000, results_dir: str | Path, folder: str = "timed",

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from ddpm_mnist.studies.profiles import results_dir_for
+from ddpm_mnist.studies.runner import DirtyTreeError, committed_code_version
 from ddpm_mnist.studies.timed import CANDIDATES, real_ceiling, run_candidate, run_peer, table
 from ddpm_mnist.train.fastpath import describe_machine
 
@@ -36,9 +37,15 @@ def main() -> None:
     parser.add_argument("--train-subset", type=int, default=None, help="train on this many images (tests)")
     parser.add_argument("--results-dir", default=None, help="default: results/cpu of the repository")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="run with uncommitted changes under ddpm_mnist/ (results then say '.dirty' and are not publishable)")
     args = parser.parse_args()
+    try:
+        version = committed_code_version(args.allow_dirty)
+    except DirtyTreeError as e:
+        parser.error(str(e))
     out = results_dir_for("cpu", args.results_dir)
-    print(f"machine: {describe_machine()}, torch {torch.__version__}, {args.minutes:g} minutes a run", flush=True)
+    print(f"code {version}; machine: {describe_machine()}, torch {torch.__version__}, {args.minutes:g} minutes a run", flush=True)
     results = []
     kw = dict(n_samples=args.n_samples, results_dir=out, device=args.device, train_subset=args.train_subset)
     for seed in args.seeds:

@@ -23,7 +23,7 @@ import time
 
 from ddpm_mnist.studies.beyond import BEYOND
 from ddpm_mnist.studies.plan import BEYOND_RUNS, CHAPTER_RUNS, PROTOCOL_RUNS, run_order
-from ddpm_mnist.studies.runner import PlannedRun, code_version, load_result, plan, run
+from ddpm_mnist.studies.runner import DirtyTreeError, PlannedRun, committed_code_version, load_result, plan, run
 from ddpm_mnist.io import LockedError
 from ddpm_mnist.studies.profiles import Profile, get_profile
 from ddpm_mnist.studies.protocol import PROTOCOL
@@ -40,10 +40,10 @@ def main() -> None:
     parser.add_argument("--allow-dirty", action="store_true",
                         help="run with uncommitted changes under ddpm_mnist/ (results then say '.dirty' and are not publishable)")
     args = parser.parse_args()
-    version = code_version()  # read now, not when the first result lands: the tree may change meanwhile
-    if version.endswith(".dirty") and not args.allow_dirty:
-        parser.error(f"ddpm_mnist/ has uncommitted changes ({version}): commit them first, so that every result names "
-                     "the code that computed it (or pass --allow-dirty for results that will not be published)")
+    try:
+        version = committed_code_version(args.allow_dirty)
+    except DirtyTreeError as e:
+        parser.error(str(e))
     print(f"{time.strftime('%H:%M:%S')} code {version}", flush=True)
     prof = get_profile(args.profile)
     planned = {name for name, _, _ in PROTOCOL_RUNS + CHAPTER_RUNS + BEYOND_RUNS}

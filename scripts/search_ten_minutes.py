@@ -25,7 +25,7 @@ import time
 
 from ddpm_mnist.io import LockedError
 from ddpm_mnist.studies.profiles import results_dir_for
-from ddpm_mnist.studies.runner import code_version
+from ddpm_mnist.studies.runner import DirtyTreeError, committed_code_version
 from ddpm_mnist.studies.timed import CANDIDATES, PEER, run_candidate, run_peer
 
 
@@ -39,10 +39,10 @@ def main() -> None:
     parser.add_argument("--allow-dirty", action="store_true",
                         help="run with uncommitted changes under ddpm_mnist/ (results then say '.dirty' and are not publishable)")
     args = parser.parse_args()
-    version = code_version()
-    if version.endswith(".dirty") and not args.allow_dirty:
-        parser.error(f"the working tree has uncommitted changes under ddpm_mnist/ ({version}); commit first, so that a "
-                     "result names the code that computed it (or pass --allow-dirty for results that will not be published)")
+    try:
+        version = committed_code_version(args.allow_dirty)
+    except DirtyTreeError as e:
+        parser.error(str(e))
     out = results_dir_for("cpu", args.results_dir)
     jobs = [(seed, label) for seed in args.seeds for label in [*args.candidates, *([PEER] if args.peer else [])]]
 

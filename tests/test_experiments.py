@@ -240,3 +240,23 @@ def test_run_does_not_train_a_network_another_process_is_training(results, lock_
     first = run(config, results, device="cpu", progress=False, wait=False)
     lock_holder(checkpoint_path(config, results).with_suffix(".lock"))
     assert run(config, results, device="cpu", progress=False, wait=False)["created"] == first["created"]  # stored: no lock needed
+
+
+def test_code_version_is_read_once_and_a_dirty_tree_is_refused(monkeypatch):
+    from types import SimpleNamespace
+
+    from ddpm_mnist.studies import runner
+
+    runner.code_version.cache_clear()
+    first = runner.code_version()
+    # a commit (or an edit) made while a process runs must not change what its results name
+    monkeypatch.setattr(runner.subprocess, "run", lambda *a, **k: SimpleNamespace(stdout="ffffffffffff\n"))
+    try:
+        assert runner.code_version() == first
+        runner.code_version.cache_clear()
+        assert runner.code_version().endswith("+ffffffffffff.dirty")
+        with pytest.raises(runner.DirtyTreeError, match="commit them first"):
+            runner.committed_code_version()
+        assert runner.committed_code_version(allow_dirty=True).endswith(".dirty")
+    finally:
+        runner.code_version.cache_clear()

@@ -58,7 +58,10 @@ ALL_SAMPLES = "all-samples.npz"
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """Package version plus the git commit of the working tree when available (``+dirty`` if modified)."""
+    """Package version plus the git commit of the working tree when available (``.dirty`` if
+    ``ddpm_mnist/`` is modified), read once per process, at the first call: the code a process
+    runs is the code it imported when it started, whatever is committed while it runs (a
+    result written after a later commit must not name that commit). Scripts call it first."""
     root = Path(__file__).resolve().parents[2]
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
@@ -66,6 +69,21 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return __version__
     return f"{__version__}+{sha}{'.dirty' if dirty else ''}" if sha else __version__
+
+
+class DirtyTreeError(RuntimeError):
+    """Results would be computed from code that no commit names."""
+
+
+def committed_code_version(allow_dirty: bool = False) -> str:
+    """:func:`code_version`, refusing (:class:`DirtyTreeError`) when ``ddpm_mnist/`` has
+    uncommitted changes, unless ``allow_dirty`` (results then say ``.dirty`` and are not
+    published). The scripts that compute published results call it before anything else."""
+    version = code_version()
+    if version.endswith(".dirty") and not allow_dirty:
+        raise DirtyTreeError(f"ddpm_mnist/ has uncommitted changes ({version}): commit them first, so that every result "
+                             "names the code that computed it (or pass --allow-dirty for results that will not be published)")
+    return version
 
 
 def run_dir(config: RunConfig, results_dir: str | Path) -> Path:

@@ -118,10 +118,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise SystemExit(f"--guidance needs a class-conditional checkpoint; {args.checkpoint} is unconditional")
     labels = class_labels(args.n, spec.num_classes) if spec.num_classes else None  # rows of 10 per class
     sampler, options = _sampling_options(args, payload.get("sampling"), spec.value_range)
+    guidance = args.guidance if args.guidance is not None else (payload.get("sampling") or {}).get("guidance", 0.0)
     evaluations = SAMPLERS[sampler].evaluations(spec.T, options)
-    model, _ = sampling_model(model, device, args.n * evaluations * (2 if args.guidance else 1))
+    model, _ = sampling_model(model, device, args.n * evaluations * (2 if guidance else 1))
     x = sample(sampler, model, spec.alpha_bar(), spec.target, args.n, options=options, seed=args.seed, device=device,
-               batch_size=args.batch_size, progress=not args.quiet, labels=labels, guidance=args.guidance)
+               batch_size=args.batch_size, progress=not args.quiet, labels=labels, guidance=guidance)
     images = to_uint8(x, spec.value_range)[:, 0]
     out = Path(args.out)
     if out.suffix == ".npy":
@@ -215,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eta", type=float, default=None, help="DDIM: eta (default 0)")
     p.add_argument("--spacing", choices=list(SPACINGS), default=None, help="DPM-Solver: time steps evenly spaced in t or in sqrt(t) (quadratic, the default)")
     p.add_argument("--clip", action="store_true", help="DDIM, DPM-Solver: clamp each predicted x0 to the data range")
-    p.add_argument("--guidance", type=float, default=0.0, help="class-conditional checkpoints: classifier-free guidance scale w")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="class-conditional checkpoints: classifier-free guidance scale w (default: the recipe's, else 0)")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)

@@ -52,8 +52,14 @@ def test_timed_candidate_and_peer_are_scored_stored_and_tabulated(tmp_path, monk
         with pytest.raises(LockedError):
             run_candidate("tiny, DDIM 2", 0.02, 0, **kw, wait=False)
     assert peer["peer"]["parameters"] > 400_000
+    conditional = {"spec": {**tiny["spec"], "model_options": {"channels": (8, 16, 32), "n_convs": 5, "num_classes": 10}},
+                   "sampling": {"options": {"steps": 3, "eta": 0.0}, "guidance": 1.0}}
+    monkeypatch.setitem(CANDIDATES, "tiny, conditional", conditional)
+    guided = run_candidate("tiny, conditional", 0.02, 0, **kw)
+    assert guided["sampling"]["guidance"] == 1.0 and guided["spec"]["model_options"]["num_classes"] == 10
+    assert guided["train"]["network"] != ours["train"]["network"]
     t = table(stored(tmp_path))
-    assert sorted(t["method"]) == ["diffusers", "tiny", "tiny, DDIM 3"] and (t["seeds"] == 1).all()
+    assert sorted(t["method"]) == ["diffusers", "tiny", "tiny, DDIM 3", "tiny, conditional"] and (t["seeds"] == 1).all()
 
 
 def test_every_search_candidate_is_a_valid_network_protocol_and_sampler():

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from ..core.ranges import to_uint8
-from ..core.sampling import SAMPLERS, sample
+from ..core.sampling import SAMPLERS, class_labels, sample
 from ..core.spec import DenoiserSpec
 from ..data import load_mnist, load_mnist_uint8
 from ..eval import classifier, quality
@@ -45,8 +45,12 @@ from .runner import code_version
 PEER = "diffusers"
 """The label of the ``diffusers`` peer's results."""
 
-def _ddim(steps: int, **options: Any) -> dict[str, Any]:
-    return {"sampling": {"sampler": "ddim", "options": {"steps": steps, "eta": 0.0, **options}}}
+def _ddim(steps: int, guidance: float | None = None, **options: Any) -> dict[str, Any]:
+    sampling = {"sampler": "ddim", "options": {"steps": steps, "eta": 0.0, **options}}
+    return {"sampling": sampling if guidance is None else {**sampling, "guidance": guidance}}
+
+
+_conditional = {"spec": {"model_options": {"channels": (32, 64, 128), "n_convs": 10, "num_classes": 10}}}
 
 
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
@@ -74,9 +78,15 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "DDIM 50, clipped": _ddim(50, clip=(-1.0, 1.0)),
     "DPM-Solver++ 20": {"sampling": {"sampler": "dpm-solver", "options": {"steps": 20}}},
     "DPM-Solver++ 10": {"sampling": {"sampler": "dpm-solver", "options": {"steps": 10}}},
+    # labels as inputs (10% dropped in training), drawn ten of each digit, with classifier-free guidance w
+    **{f"class-conditional, w {w:g}": {**_conditional, **_ddim(50, guidance=w)} for w in (0.0, 0.5, 1.0, 2.0)},
+    "class-conditional, w 1, DPM-Solver++ 10": {**_conditional, "sampling": {"sampler": "dpm-solver", "options": {"steps": 10},
+                                                                           "guidance": 1.0}},
 }
 """Search candidates by label: what each changes in the ``fast`` recipe, as ``{"spec": {...},
-"train": {...}, "sampling": {...}}`` (each part optional, merged into the recipe's)."""
+"train": {...}, "sampling": {...}}`` (each part optional, merged into the recipe's). A sampling
+``guidance`` (class-conditional networks) is the scale :math:`w`; such a network draws its
+samples ten of each digit (:func:`~ddpm_mnist.core.sampling.class_labels`)."""
 
 
 def timed_path(results_dir: str | Path, label: str, minutes: float, seed: int, folder: str = "timed") -> Path:
@@ -138,15 +148,17 @@ def run_candidate(label: str, minutes: float, seed: int, *, n_samples: int = 100
         if path.exists():
             return _load(path)
         load = os.getloadavg()[0]
-        images = load_mnist(train=True, value_range=spec.value_range, subset=train_subset, seed=0)
-        result = train(spec, images, minutes=minutes, **opts, seed=seed, device=device, checkpoint_path=ck,
-                       sampling=sampling, progress=progress)
+        images, labels = load_mnist(train=True, value_range=spec.value_range, subset=train_subset, seed=0, with_labels=True)
+        result = train(spec, images, labels=labels if spec.num_classes else None, minutes=minutes, **opts, seed=seed,
+                       device=device, checkpoint_path=ck, sampling=sampling, progress=progress)
         model = result.ema_model if result.ema_model is not None else result.model
-        options = sampling.get("options", {})
+        options, guidance = sampling.get("options", {}), sampling.get("guidance", 0.0)
         t0 = time.perf_counter()
-        fast, path_used = sampling_model(model, device, n_samples * SAMPLERS[sampling["sampler"]].evaluations(spec.T, options))
+        evaluations = SAMPLERS[sampling["sampler"]].evaluations(spec.T, options) * (2 if guidance else 1)
+        fast, path_used = sampling_model(model, device, n_samples * evaluations)
         x = sample(sampling["sampler"], fast, spec.alpha_bar(), spec.target, n_samples, options=options, seed=10_000 + seed,
-                   device=device, progress=progress)
+                   device=device, progress=progress, guidance=guidance,
+                   labels=class_labels(n_samples, spec.num_classes) if spec.num_classes else None)
         sample_time = time.perf_counter() - t0
         trained = {"steps": result.steps, "images_seen": result.images_seen, "wall_time_s": round(result.wall_time_s, 1),
                    "time_budget": result.time_budget, "numerics": result.numerics, "network": key}

@@ -210,7 +210,8 @@ def real_ceiling(n: int = 1000) -> dict:
 
 
 def table(results: list[dict], ceiling: dict | None = None) -> pd.DataFrame:
-    """One row per label (mean over its seeds): seeds, steps, images seen, FID (mean and SD),
+    """One row per label (mean over its seeds): seeds, steps, images seen, minutes the training
+    took (the steps are fixed from a probe of the step time, so a run may end past its budget), FID (mean and SD),
     precision, recall, class KL, digits covered (minimum over seeds), sampling seconds; with
     ``ceiling`` a last row for the real digits."""
     rows = []
@@ -219,13 +220,14 @@ def table(results: list[dict], ceiling: dict | None = None) -> pd.DataFrame:
         m = lambda key: float(np.mean([r["metrics"][key] for r in rs]))  # noqa: E731
         fids = [r["metrics"]["fid"] for r in rs]
         rows.append({"method": label, "seeds": len(rs), "steps": int(np.mean([r["train"]["steps"] for r in rs])),
-                     "images seen": int(np.mean([r["train"]["images_seen"] for r in rs])), "FID": float(np.mean(fids)),
+                     "images seen": int(np.mean([r["train"]["images_seen"] for r in rs])),
+                     "training min": float(np.mean([r["train"]["wall_time_s"] for r in rs])) / 60, "FID": float(np.mean(fids)),
                      "FID SD": float(np.std(fids, ddof=1)) if len(rs) > 1 else float("nan"), "precision": m("precision"),
                      "recall": m("recall"), "class KL": m("class_kl"),
                      "digits covered (min)": min(r["metrics"]["classes_covered"] for r in rs),
                      "sampling s / 1,000": float(np.mean([r["sample_time_s"] * 1000 / r["n_samples"] for r in rs]))})
     if ceiling is not None:
-        rows.append({"method": "real digits (training split)", "seeds": 0, "steps": 0, "images seen": 0, "FID": ceiling["fid"],
+        rows.append({"method": "real digits (training split)", "seeds": 0, "steps": 0, "images seen": 0, "training min": float("nan"), "FID": ceiling["fid"],
                      "FID SD": float("nan"), "precision": ceiling["precision"], "recall": ceiling["recall"],
                      "class KL": ceiling["class_kl"], "digits covered (min)": ceiling["classes_covered"],
                      "sampling s / 1,000": float("nan")})

@@ -301,10 +301,10 @@ def test_named_value_says_what_a_bare_number_is():
     from ddpm_mnist.studies.beyond import BEYOND
     from ddpm_mnist.studies.registry import get_study
 
-    assert analysis._named_value(BEYOND["guidance"], "1") == "guidance scale = 1"
-    assert analysis._named_value(get_study("batch-size"), "64") == "batch size = 64"
-    assert analysis._named_value(BEYOND["ema"], "200") == "200 epochs"
-    assert analysis._named_value(BEYOND["eps-fixes"], "v-l2") == "v-l2"
+    assert analysis.named_value(BEYOND["guidance"], "1") == "guidance scale = 1"
+    assert analysis.named_value(get_study("batch-size"), "64") == "batch size = 64"
+    assert analysis.named_value(BEYOND["ema"], "200") == "200 epochs"
+    assert analysis.named_value(BEYOND["eps-fixes"], "v-l2") == "v-l2"
 
 
 def test_numerical_path_names_precision_and_compile():

@@ -190,3 +190,13 @@ def test_provenance_problems_are_named():
     assert mixed == ["the study mixes numerical paths: bfloat16 autocast, eager; float32, eager"]
     legacy = book.provenance_problems([{"hash": "h", "seed": 1, "code_version": "0.1.0+abc", "train": {}}])
     assert "does not record its numerical path" in legacy[0]
+
+
+def test_beyond_findings_are_separable_one_per_chapter_largest_first():
+    from ddpm_mnist.book.conclusion import beyond_findings
+
+    found = beyond_findings("cpu", RESULTS, k=10)
+    assert len({f["chapter"] for f in found}) == len(found)
+    assert all(f["interval"].low > 0 and f["gap"] > 0 for f in found)
+    assert [f["gap"] for f in found] == sorted((f["gap"] for f in found), reverse=True)
+    assert beyond_findings("cpu", RESULTS, k=1) == found[:1]

@@ -109,3 +109,30 @@ def test_protocol_choice_keeps_the_best_trained_of_those_meeting_the_floor():
     none = protocol_choice(table.assign(**{"FID SD": [9.0, 7.0, 8.0, 1.0]}))
     assert none["choice"] == "tight" and none["floor"].startswith("misses") and none["eligible"] == "0"
     assert protocol_choice(table.assign(seeds=1))["choice"] == "—"
+
+
+def test_the_conclusion_sorts_studies_by_verdict_and_links_their_chapters():
+    from pathlib import Path
+
+    from ddpm_mnist.book.conclusion import beyond_text, chapter_of, verdict_groups
+    from ddpm_mnist.book.verdicts import Interval
+    from ddpm_mnist.studies.beyond import BEYOND
+    from ddpm_mnist.studies.report import STUDIES
+
+    book_dir = Path(__file__).resolve().parents[1] / "book"
+    for name in [*STUDIES, *BEYOND]:
+        assert (book_dir / f"{chapter_of(name)}.md").exists(), name
+    summary = pd.DataFrame({"verdict": [CONFIRMED, CONTRADICTED, NOT_SEPARABLE, CONFIRMED],
+                            "evidence": ["", "64 is better by 5.00 FID", "", ""]},
+                           index=pd.Index(["models", "batch-size", "channels", "loss"], name="name"))
+    g = verdict_groups(summary)
+    assert g["holds"].startswith("The report's choice holds in 2 of 4 studies: dense, convolutional and U-Net")
+    assert "{doc}`unet`" in g["holds"] and " and loss function (4.3.3, {doc}`loss`)" in g["holds"]
+    assert g["contradicted"] == "It is contradicted in 1 study: batch size (4.3.1, {doc}`batch-size`), where 64 is better by 5.00 FID. "
+    assert g["open"].startswith("This budget cannot separate the values of 1 study: sequence of channels")
+    assert g["count"] == "2 confirmed, 1 contradicted, 1 not separable, of 4 studies"
+    assert verdict_groups(summary.iloc[[0]])["contradicted"] == ""
+    found = [{"label": "x0-l2", "chapter": "beyond-eps", "fid": "30.00 (3 seeds)", "gap": 60.0,
+              "interval": Interval(3, 60.0, 30.0, 90.0), "level": 0.99}]
+    assert "x0-l2 ({doc}`beyond-eps`), FID 30.00 (3 seeds), lower by 60.00 (interval +30.00 to +90.00)" in beyond_text(found, "90")
+    assert beyond_text([], "90").startswith("No change beyond the report")

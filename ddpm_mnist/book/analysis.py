@@ -150,7 +150,7 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
         rows.append({
             "chapter": st.title,
             "runs stored": f"{len(done)} of {len(t)}",
-            "best configuration": "—" if best is None else _named_value(st, best["value"]),
+            "best configuration": "—" if best is None else named_value(st, best["value"]),
             "its FID": np.nan if best is None else best["fid_mean"],
             "seeds": 0 if best is None else int(best["n_seeds"]),
             "tuned U-Net FID": reference,
@@ -159,7 +159,7 @@ def beyond_summary(profile: str, results_dir: str | Path | None = None) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def _named_value(st, value: str) -> str:
+def named_value(st, value: str) -> str:
     """A study value as a reader needs it out of its table: "200 epochs", "guidance = 1", "v-l2"."""
     if st.param == "epochs":
         return f"{value} epochs"
@@ -319,7 +319,7 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
     :data:`RULE_SEEDS`): the report's choice, our best value and its FID, the study's verdict
     (:func:`study_verdict`: confirmed, contradicted or not separable at this budget) with its
     evidence, and the Spearman correlation of our FIDs with the report's over the values both
-    have (three or more)."""
+    have (three or more). Indexed by the study's name."""
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
     sd = sampling_spread(profile, results_dir)
@@ -341,7 +341,7 @@ def summary(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame
             "rank correlation with the report": "—" if np.isnan(rho) else f"{rho:+.2f}",
             "values run": f"{t['fid_mean'].notna().sum()} / {len(t)}",
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, index=pd.Index(list(STUDIES), name="name"))
 
 
 def best_configuration(profile: str, results_dir: str | Path | None = None) -> dict[str, str]:
@@ -368,7 +368,7 @@ def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
     tuned = prof.apply(TUNED)
-    cells = [(f"{_named_value(st, row['value'])}, in \u201c{st.title}\u201d", row, False)
+    cells = [(f"{named_value(st, row['value'])}, in \u201c{st.title}\u201d", row, False)
              for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
              for st in [BEYOND[name]]
              for value, (_, row) in zip(st.values, runner.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())
@@ -484,7 +484,7 @@ def finding(found: dict[str, Any], table: pd.DataFrame, name: str) -> str:
     row = table[table["value"] == choice]
     fid = "no result yet" if row.empty or np.isnan(row["fid_mean"].iloc[0]) else \
         f"FID {row['fid_mean'].iloc[0]:.2f} over {int(row['n_seeds'].iloc[0])} seeds"
-    first = f"**{found['verdict'][0].upper()}{found['verdict'][1:]}.** The report's choice, {_named_value(st, choice)}, scores {fid} here."
+    first = f"**{found['verdict'][0].upper()}{found['verdict'][1:]}.** The report's choice, {named_value(st, choice)}, scores {fid} here."
     compared = found["comparisons"]
     compared = compared[[c.n > 0 for c in compared["fid"]]] if len(compared) else compared
     if not len(compared):
@@ -492,7 +492,7 @@ def finding(found: dict[str, Any], table: pd.DataFrame, name: str) -> str:
     best = compared.loc[compared["fid"].map(lambda c: c.mean).idxmin()]
     c = best["fid"]
     spread = "no interval yet (one common seed)" if np.isnan(c.low) else f"interval {c.low:+.2f} to {c.high:+.2f}"
-    return (first + f"  \nClosest rival: {_named_value(st, best['value'])}, {c.mean:+.2f} FID against the choice "
+    return (first + f"  \nClosest rival: {named_value(st, best['value'])}, {c.mean:+.2f} FID against the choice "
             f"({spread}; {c.n} common seed{'s' if c.n > 1 else ''}; negative is better).")
 
 

@@ -1,0 +1,115 @@
+"""The conclusion's claims, computed from the stored results, each naming the chapter that shows it.
+
+:func:`verdict_groups` sorts the report's studies by their verdict (one row each of
+:func:`.analysis.summary`: confirmed, contradicted, not separable at this budget);
+:func:`beyond_findings` keeps, chapter by chapter of the part "Beyond the report", the change
+whose paired interval against the tuned U-Net excludes zero by the widest margin. Both return
+MyST text with ``{doc}`` links, glued into ``book/conclusion.md`` with the ``:myst`` format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..studies import runner
+from ..studies.beyond import BEYOND, TUNED
+from ..studies.plan import BEYOND_RUNS, RULE_SEEDS, tuned_row
+from ..studies.profiles import get_profile, results_dir_for
+from ..studies.report import STUDIES
+from .analysis import named_value, fid_text, sampling_spread
+from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_SEPARABLE, by_seed, differences, paired_interval, seed_residuals
+
+CHAPTERS = {"models": "unet", "fewer-steps": "beyond-ddim", "ema": "beyond-ema", "eps-fixes": "beyond-eps",
+            "fashion": "beyond-fashion", "guidance": "beyond-guidance", "sampler": "tuned", "sampler-baseline": "tuned",
+            "fid-noise": "evaluation"}
+"""The book page of a study whose page is not named after it."""
+
+
+def chapter_of(name: str) -> str:
+    """The book page (Sphinx docname under ``book/``) that shows study ``name``."""
+    return CHAPTERS.get(name, name)
+
+
+def _study_link(name: str) -> str:
+    st = STUDIES[name]
+    return f"{st.title[0].lower()}{st.title[1:]} ({st.section}, {{doc}}`{chapter_of(name)}`)"
+
+
+def _studies(n: int) -> str:
+    return f"{n} stud{'y' if n == 1 else 'ies'}"
+
+
+def _listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def verdict_groups(summary: pd.DataFrame) -> dict[str, str]:
+    """Sentences for the report's studies by verdict, from :func:`.analysis.summary` (indexed by
+    study name): ``holds``, ``contradicted`` and ``open`` (not separable at this budget), each
+    "" when no study has that verdict, and ``count`` ("3 of 8 studies ..."). Contradictions
+    carry their evidence (the value that beats the choice, by how much, with its interval)."""
+    by = {word: [name for name, row in summary.iterrows() if row["verdict"] == word]
+          for word in (CONFIRMED, CONTRADICTED, NOT_SEPARABLE)}
+    n = len(summary)
+    out = {"holds": "", "contradicted": "", "open": ""}
+    if by[CONFIRMED]:
+        out["holds"] = (f"The report's choice holds in {len(by[CONFIRMED])} of {_studies(n)}: "
+                        f"{_listing([_study_link(s) for s in by[CONFIRMED]])}. ")
+    if by[CONTRADICTED]:
+        out["contradicted"] = (f"It is contradicted in {_studies(len(by[CONTRADICTED]))}: "
+                               + "; ".join(f"{_study_link(s)}, where {summary.loc[s, 'evidence']}" for s in by[CONTRADICTED])
+                               + ". ")
+    if by[NOT_SEPARABLE]:
+        out["open"] = (f"This budget cannot separate the values of {_studies(len(by[NOT_SEPARABLE]))}: "
+                       f"{_listing([_study_link(s) for s in by[NOT_SEPARABLE]])}. ")
+    out["count"] = (f"{len(by[CONFIRMED])} confirmed, {len(by[CONTRADICTED])} contradicted, "
+                    f"{len(by[NOT_SEPARABLE])} not separable, of {_studies(n)}")
+    return out
+
+
+def beyond_findings(profile: str, results_dir: str | Path | None = None, k: int = 3) -> list[dict]:
+    """Up to ``k`` changes beyond the report that beat the tuned U-Net at its training budget,
+    one per chapter (the largest gap of each), largest first. Every cell of those chapters at
+    the tuned U-Net's epochs (not Fashion-MNIST, scored in other features) is compared with the
+    tuned U-Net on their common seeds (paired bootstrap with the FID's sampling noise, seed
+    residuals pooled over the cells, Bonferroni over all of them); a change is kept when its
+    interval excludes zero. Each: ``name``, ``chapter``, ``label``, ``fid`` (mean ± SD, seeds),
+    ``gap`` (tuned minus it), ``interval`` (:class:`~.verdicts.Interval`), ``level``."""
+    prof = get_profile(profile)
+    results_dir = results_dir_for(profile, results_dir)
+    tuned = prof.apply(TUNED)
+    base = tuned_row(profile, results_dir)
+    cells = [(name, named_value(BEYOND[name], row["value"]), row)
+             for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
+             for value, (_, row) in zip(BEYOND[name].values, runner.tabulate(BEYOND[name], prof, RULE_SEEDS, results_dir).iterrows())
+             if row["run"] != tuned.hash() and prof.study_config(BEYOND[name], value).epochs == tuned.epochs
+             and not np.isnan(row["fid_mean"])]
+    if not cells or base["n_seeds"] == 0:
+        return []
+    sd = sampling_spread(profile, results_dir)
+    level = 1 - ALPHA / len(cells)
+    pool = seed_residuals([differences(by_seed(base), by_seed(row)) for _, _, row in cells])
+    best: dict[str, dict] = {}
+    for name, label, row in cells:
+        iv = paired_interval(by_seed(base), by_seed(row), level, 0.0 if np.isnan(sd) else sd, residuals=pool)
+        if iv.n and iv.above_zero and (name not in best or iv.mean > best[name]["gap"]):
+            best[name] = {"name": name, "chapter": chapter_of(name), "label": label, "gap": iv.mean, "interval": iv,
+                          "fid": fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]), "level": level}
+    return sorted(best.values(), key=lambda f: -f["gap"])[:k]
+
+
+def beyond_text(findings: list[dict], base_fid: str) -> str:
+    """The findings of :func:`beyond_findings` as one MyST paragraph against the tuned U-Net's
+    FID ``base_fid``, or a sentence saying that none is separable."""
+    if not findings:
+        return ("No change beyond the report is better than the tuned U-Net beyond its interval at this budget "
+                f"(the tuned U-Net: FID {base_fid}).")
+    level = findings[0]["level"]
+    parts = [f"{f['label']} ({{doc}}`{f['chapter']}`), FID {f['fid']}, lower by {f['gap']:.2f} "
+             f"(interval {f['interval'].low:+.2f} to {f['interval'].high:+.2f})" for f in findings]
+    return (f"Against the tuned U-Net's FID {base_fid}, the changes that beat it beyond their "
+            f"{level:.1%} intervals (Bonferroni over every cell compared) are, the largest of each chapter, largest first: "
+            + "; ".join(parts) + ".")

@@ -260,3 +260,10 @@ def test_code_version_is_read_once_and_a_dirty_tree_is_refused(monkeypatch):
         assert runner.committed_code_version(allow_dirty=True).endswith(".dirty")
     finally:
         runner.code_version.cache_clear()
+
+
+def test_the_book_states_the_seed_rule_of_the_profile():
+    from ddpm_mnist.studies import plan
+
+    assert get_profile("cpu-next").seed_rule == "choice" and "plan.contenders" in plan.seed_rule_text("cpu-next")
+    assert get_profile("cpu").seed_rule == "neighbours" and "plan.close_values" in plan.seed_rule_text("cpu")

@@ -97,6 +97,19 @@ def contenders(table: pd.DataFrame, spread: float, choice: str, choice_fid: floa
     return [v for v, f in zip(done["value"], done["fid_mean"]) if f < choice_fid + margin]
 
 
+def seed_rule_text(profile: str) -> str:
+    """What the profile's seed rule gives seeds 1 and 2 to, as the book says it (after "every
+    value gets seed 0;")."""
+    if get_profile(profile).seed_rule == "choice":
+        return ("the report's choice is the baseline, which has its own seeds, and every value whose one-seed FID "
+                "is below the choice's mean plus the half-width of a 95% interval of a one-seed-against-n difference, "
+                "1.96 s \u221a(1 + 1/n) with s the baseline's seed spread, gets seeds 1 and 2 as well "
+                "(`plan.contenders`): the values one seed cannot tell from the choice, and those that may beat it")
+    return ("a value whose FID is within twice the baseline's standard deviation of a neighbouring value's (in the "
+            "table's order), and the best and runner-up when they are that close, get seeds 1 and 2 as well "
+            "(`plan.close_values`)")
+
+
 def extra_seed_runs(profile: str, results_dir: str | Path | None = None,
                     studies: Sequence[str] = RULE_STUDIES) -> list[tuple[str, list, list[int]]]:
     """(study, values, seeds) that the profile's seed rule asks for, from the stored first-seed

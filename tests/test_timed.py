@@ -98,3 +98,15 @@ def test_floor_table_and_paired_differences():
                for label, seed, fid in (("fast", 0, 10.0), ("fast", 1, 14.0), ("x", 0, 7.0), ("x", 1, 13.0), ("y", 5, 1.0))]
     gaps = paired_to(results)
     assert gaps["fast"] == 0 and gaps["x"] == pytest.approx(-2.0) and np.isnan(gaps["y"])
+
+
+def test_budget_spread_compares_networks_of_one_cost():
+    from ddpm_mnist.studies.timed import budget_spread
+
+    def r(network, steps, channels=(32, 64, 128), batch=64, seed=0):
+        return {"spec": {"model_options": {"channels": channels}}, "options": {"batch_size": batch}, "minutes": 20.0,
+                "seed": seed, "train": {"network": network, "steps": steps}}
+
+    assert budget_spread([r("a", 100), r("b", 200, channels=(16, 32, 64)), r("c", 300, seed=1)]) is None
+    results = [r("a", 100), r("a", 100), r("b", 110), r("c", 90), r("d", 500, batch=128), {"label": "diffusers"}]
+    assert budget_spread(results) == (90, 110, 3)

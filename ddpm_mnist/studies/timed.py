@@ -245,6 +245,23 @@ def samples_of(result: dict, results_dir: str | Path, folder: str = "timed") -> 
     return np.load(path)
 
 
+def budget_spread(results: list[dict]) -> tuple[int, int, int] | None:
+    """How much the probed budget itself varies: among trained networks that cost the same per
+    step (same U-Net channels, batch size and seed), the fewest and most steps planned for the
+    same minutes, and how many such networks there are; None while no two share a cost."""
+    groups: dict[str, dict[str, int]] = {}
+    for r in results:
+        if "spec" not in r:  # the peer
+            continue
+        cost = json.dumps([r["spec"]["model_options"].get("channels"), r["options"].get("batch_size"), r["minutes"], r["seed"]])
+        groups.setdefault(cost, {})[r["train"]["network"]] = r["train"]["steps"]
+    shared = [g for g in groups.values() if len(g) > 1]
+    if not shared:
+        return None
+    widest = max(shared, key=lambda g: max(g.values()) / min(g.values()))
+    return min(widest.values()), max(widest.values()), len(widest)
+
+
 def paired_to(results: list[dict], reference: str = "fast") -> dict[str, float]:
     """Per label, the mean over common seeds of its FID minus ``reference``'s (NaN without a
     common seed): the search's changes measured against the recipe they change."""

@@ -50,6 +50,11 @@ def _ddim(steps: int, guidance: float | None = None, **options: Any) -> dict[str
     return {"sampling": sampling if guidance is None else {**sampling, "guidance": guidance}}
 
 
+def _dpm_solver(steps: int, guidance: float | None = None) -> dict[str, Any]:
+    sampling = {"sampler": "dpm-solver", "options": {"steps": steps}}
+    return {"sampling": sampling if guidance is None else {**sampling, "guidance": guidance}}
+
+
 _conditional = {"spec": {"model_options": {"channels": (32, 64, 128), "n_convs": 10, "num_classes": 10}}}
 
 
@@ -76,12 +81,12 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "DDIM 100": _ddim(100),
     "DDIM 50, eta 1": _ddim(50, eta=1.0),
     "DDIM 50, clipped": _ddim(50, clip=(-1.0, 1.0)),
-    "DPM-Solver++ 20": {"sampling": {"sampler": "dpm-solver", "options": {"steps": 20}}},
-    "DPM-Solver++ 10": {"sampling": {"sampler": "dpm-solver", "options": {"steps": 10}}},
+    "DPM-Solver++ 20": _dpm_solver(20),
+    "DPM-Solver++ 10": _dpm_solver(10),
     # labels as inputs (10% dropped in training), drawn ten of each digit, with classifier-free guidance w
-    **{f"class-conditional, w {w:g}": {**_conditional, **_ddim(50, guidance=w)} for w in (0.0, 0.5, 1.0, 2.0)},
-    "class-conditional, w 1, DPM-Solver++ 10": {**_conditional, "sampling": {"sampler": "dpm-solver", "options": {"steps": 10},
-                                                                           "guidance": 1.0}},
+    **{f"class-conditional, w {w:g}": {**_conditional, **_ddim(50, guidance=w)} for w in (0.0, 0.25, 0.5, 1.0, 2.0)},
+    **{f"class-conditional, w {w:g}, DPM-Solver++ {k}": {**_conditional, **_dpm_solver(k, guidance=w)}
+       for w, k in ((1.0, 10), (0.0, 10), (0.0, 20), (0.25, 10), (0.25, 20), (0.5, 10), (0.5, 20))},
 }
 """Search candidates by label: what each changes in the ``fast`` recipe, as ``{"spec": {...},
 "train": {...}, "sampling": {...}}`` (each part optional, merged into the recipe's). A sampling

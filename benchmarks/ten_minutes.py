@@ -25,13 +25,15 @@ from ddpm_mnist.studies.profiles import results_dir_for
 from ddpm_mnist.studies.runner import DirtyTreeError, committed_code_version
 from ddpm_mnist.studies.timed import CANDIDATES, real_ceiling, run_candidate, run_peer, table
 from ddpm_mnist.train.fastpath import describe_machine
+from ddpm_mnist.train.recipes import RECIPES
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--candidates", nargs="+", default=["fast"], choices=list(CANDIDATES))
+    parser.add_argument("--candidates", nargs="+", default=["fast"], choices=[*RECIPES, *CANDIDATES],
+                        help="recipes or search candidates to train beside the peer (default: the fast recipe)")
     parser.add_argument("--no-peer", action="store_true", help="skip the diffusers peer")
     parser.add_argument("--n-samples", type=int, default=1000)
     parser.add_argument("--train-subset", type=int, default=None, help="train on this many images (tests)")

@@ -38,7 +38,7 @@ from ..eval import classifier, quality
 from ..eval.metrics import score
 from ..io import exclusive, save_npy, write_json
 from ..train.fastpath import describe_machine, sampling_model
-from ..train.recipes import get_recipe
+from ..train.recipes import RECIPES, START
 from ..train.training import train
 from .runner import code_version
 
@@ -59,7 +59,7 @@ _conditional = {"spec": {"model_options": {"channels": (32, 64, 128), "n_convs":
 
 
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
-    "fast": {},
+    "start": {},
     # the optimiser: peak lr, its schedule, the average of the weights
     "lr 2e-3": {"train": {"lr": 2e-3}},
     "lr 5e-4": {"train": {"lr": 5e-4}},
@@ -76,7 +76,7 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "U-Net (48, 96, 192)": {"spec": {"model_options": {"channels": (48, 96, 192), "n_convs": 10}}},
     "batch 32": {"train": {"batch_size": 32}},
     "batch 128": {"train": {"batch_size": 128}},
-    # the sampler, on the network of "fast"
+    # the sampler, on the network of "start"
     "DDIM 25": _ddim(25),
     "DDIM 100": _ddim(100),
     "DDIM 50, eta 1": _ddim(50, eta=1.0),
@@ -88,7 +88,8 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     **{f"class-conditional, w {w:g}, DPM-Solver++ {k}": {**_conditional, **_dpm_solver(k, guidance=w)}
        for w, k in ((1.0, 10), (0.0, 10), (0.0, 20), (0.25, 10), (0.25, 20), (0.5, 10), (0.5, 20))},
 }
-"""Search candidates by label: what each changes in the ``fast`` recipe, as ``{"spec": {...},
+"""Search candidates by label: what each changes in the search's starting point
+(:data:`~ddpm_mnist.train.recipes.START`), as ``{"spec": {...},
 "train": {...}, "sampling": {...}}`` (each part optional, merged into the recipe's). A sampling
 ``guidance`` (class-conditional networks) is the scale :math:`w`; such a network draws its
 samples ten of each digit (:func:`~ddpm_mnist.core.sampling.class_labels`)."""
@@ -107,11 +108,16 @@ def network_key(spec: DenoiserSpec, train_options: dict, minutes: float, seed: i
 
 
 def candidate(label: str) -> tuple[dict, dict, dict]:
-    """(spec fields, train options, sampling) of the candidate ``label``: the ``fast`` recipe
-    with the candidate's changes."""
-    if label not in CANDIDATES:
-        raise ValueError(f"unknown candidate {label!r}; valid candidates: {', '.join(CANDIDATES)}")
-    recipe, change = get_recipe("fast"), CANDIDATES[label]
+    """(spec fields, train options, sampling) of ``label``: a named recipe
+    (:data:`~ddpm_mnist.train.recipes.RECIPES`, what the benchmark measures), or a search
+    candidate, :data:`~ddpm_mnist.train.recipes.START` with the candidate's changes."""
+    if label in RECIPES:
+        recipe, change = RECIPES[label], {}
+    elif label in CANDIDATES:
+        recipe, change = START, CANDIDATES[label]
+    else:
+        raise ValueError(f"unknown candidate {label!r}; valid: the recipes {', '.join(RECIPES)} or the search candidates "
+                         f"{', '.join(CANDIDATES)}")
     return ({**recipe.spec, **change.get("spec", {})}, {**recipe.train, **change.get("train", {})},
             {**recipe.sampling, **change.get("sampling", {})})
 
@@ -267,7 +273,7 @@ def budget_spread(results: list[dict]) -> tuple[int, int, int] | None:
     return min(widest.values()), max(widest.values()), len(widest)
 
 
-def paired_to(results: list[dict], reference: str = "fast") -> dict[str, float]:
+def paired_to(results: list[dict], reference: str = "start") -> dict[str, float]:
     """Per label, the mean over common seeds of its FID minus ``reference``'s (NaN without a
     common seed): the search's changes measured against the recipe they change."""
     ref = {r["seed"]: r["metrics"]["fid"] for r in results if r["label"] == reference}

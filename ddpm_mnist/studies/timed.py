@@ -45,6 +45,7 @@ from .runner import code_version
 PEER = "diffusers"
 """The label of the ``diffusers`` peer's results."""
 
+
 def _ddim(steps: int, guidance: float | None = None, **options: Any) -> dict[str, Any]:
     sampling = {"sampler": "ddim", "options": {"steps": steps, "eta": 0.0, **options}}
     return {"sampling": sampling if guidance is None else {**sampling, "guidance": guidance}}

@@ -18,7 +18,7 @@ import pandas as pd
 from ..studies import runner
 from ..studies.beyond import BEYOND, TUNED
 from ..studies.config import RunConfig
-from ..studies.plan import BEYOND_RUNS, RULE_SEEDS, seed_spread, tuned_row
+from ..studies.plan import BEYOND_RUNS, RULE_SEEDS, tuned_row
 from ..studies.profiles import get_profile, results_dir_for
 from ..studies.registry import get_study
 from ..studies.report import STUDIES
@@ -360,28 +360,41 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
     return _best_against_baseline(cells, tuned_row(profile, results_dir), sampling_spread(profile, results_dir))
 
 
-def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str, str]:
-    """:func:`best_configuration` for the part "Beyond the report": the lowest MNIST FID among
-    its studies at the tuned U-Net's training budget (not the Fashion-MNIST chapter, whose FID is
-    in other features; not the longer runs of the EMA chapter's trajectory), with the same keys,
-    ``best`` naming the value and, in quotes, its chapter."""
+def beyond_cells(profile: str, results_dir: str | Path | None = None) -> list[tuple[str, pd.Series]]:
+    """(study name, row of its table) for every cell of the part "Beyond the report" at the tuned
+    U-Net's training budget, other than the tuned U-Net's own run: not the Fashion-MNIST chapter
+    (its FID is in other features) nor the longer runs of the EMA chapter's trajectory."""
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
     tuned = prof.apply(TUNED)
-    cells = [(f"{named_value(st, row['value'])}, in \u201c{st.title}\u201d", row, False)
-             for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
-             for st in [BEYOND[name]]
-             for value, (_, row) in zip(st.values, runner.tabulate(st, prof, RULE_SEEDS, results_dir).iterrows())
-             if row["run"] != tuned.hash() and prof.study_config(st, value).epochs == tuned.epochs]
+    return [(name, row)
+            for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
+            for value, (_, row) in zip(BEYOND[name].values, runner.tabulate(BEYOND[name], prof, RULE_SEEDS, results_dir).iterrows())
+            if row["run"] != tuned.hash() and prof.study_config(BEYOND[name], value).epochs == tuned.epochs]
+
+
+def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str, str]:
+    """:func:`best_configuration` for the part "Beyond the report": the lowest MNIST FID among
+    :func:`beyond_cells`, with the same keys, ``best`` naming the value and, in quotes, its chapter."""
+    cells = [(f"{named_value(BEYOND[name], row['value'])}, in \u201c{BEYOND[name].title}\u201d", row, False)
+             for name, row in beyond_cells(profile, results_dir)]
     return _best_against_baseline(cells, tuned_row(profile, results_dir), sampling_spread(profile, results_dir))
+
+
+def against_baseline(base: pd.Series, row: pd.Series, pool: Sequence[pd.Series], m: int, sampling_sd: float = float("nan")) -> Interval:
+    """``base``'s FID minus ``row``'s on their common seeds, with a percentile bootstrap interval
+    (:func:`~ddpm_mnist.book.verdicts.paired_interval`) at level ``1 - 0.05 / m`` for a pick among
+    ``m`` cells (Bonferroni), seed residuals pooled over the rows ``pool`` against ``base``, plus
+    the FID's sampling spread ``sampling_sd``."""
+    residuals = seed_residuals([differences(by_seed(base), by_seed(r)) for r in pool])
+    return paired_interval(by_seed(base), by_seed(row), 1 - ALPHA / m, 0.0 if np.isnan(sampling_sd) else sampling_sd,
+                           residuals=residuals)
 
 
 def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Series, sampling_sd: float = float("nan")) -> dict[str, str]:
     """The keys of :func:`best_configuration` for the lowest-FID cell of ``cells`` (label, study
     row, whether it is the baseline's own run) against the baseline's row ``base``: the paired gap
-    on common seeds with its bootstrap interval (:func:`~ddpm_mnist.book.verdicts.paired_interval`,
-    seed residuals pooled over every cell, the FID's sampling spread ``sampling_sd``), at level
-    ``1 - 0.05 / m`` for picking the best of the ``m`` cells measured (Bonferroni)."""
+    on common seeds with its interval (:func:`against_baseline`, Bonferroni over the cells measured)."""
     out = dict.fromkeys(["best", "best_fid", "baseline_fid", "gap", "interval", "spread", "verdict"], "—") | {"paired": ""}
     out["baseline_fid"] = fid_text(base["fid_mean"], base["fid_std"], base["n_seeds"])
     out["spread"] = "—" if np.isnan(base["fid_std"]) else f"{base['fid_std']:.2f}"
@@ -395,9 +408,7 @@ def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Se
         if is_base:
             out["verdict"] = "nil: no alternative the report tried beats its final configuration here"
         else:
-            pool = seed_residuals([differences(by_seed(base), by_seed(r)) for _, r, own in cells if not own])
-            interval = paired_interval(by_seed(base), by_seed(row), 1 - ALPHA / len(cells),
-                                       0.0 if np.isnan(sampling_sd) else sampling_sd, residuals=pool)
+            interval = against_baseline(base, row, [r for _, r, own in cells if not own], len(cells), sampling_sd)
             out["interval"] = interval.text()
             if interval.n and not np.isnan(interval.low):
                 level = f"{1 - ALPHA / len(cells):.1%} interval {interval.low:+.2f} to {interval.high:+.2f}, Bonferroni over {len(cells)} cells"

@@ -14,13 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..studies import runner
-from ..studies.beyond import BEYOND, TUNED
-from ..studies.plan import BEYOND_RUNS, RULE_SEEDS, tuned_row
-from ..studies.profiles import get_profile, results_dir_for
+from ..studies.beyond import BEYOND
+from ..studies.plan import tuned_row
 from ..studies.report import STUDIES
-from .analysis import named_value, fid_text, sampling_spread
-from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_SEPARABLE, by_seed, differences, paired_interval, seed_residuals
+from .analysis import against_baseline, beyond_cells, fid_text, named_value, sampling_spread
+from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_SEPARABLE
 
 CHAPTERS = {"models": "unet", "fewer-steps": "beyond-ddim", "ema": "beyond-ema", "eps-fixes": "beyond-eps",
             "fashion": "beyond-fashion", "guidance": "beyond-guidance", "sampler": "tuned", "sampler-baseline": "tuned",
@@ -78,26 +76,19 @@ def beyond_findings(profile: str, results_dir: str | Path | None = None, k: int 
     residuals pooled over the cells, Bonferroni over all of them); a change is kept when its
     interval excludes zero. Each: ``name``, ``chapter``, ``label``, ``fid`` (mean ± SD, seeds),
     ``gap`` (tuned minus it), ``interval`` (:class:`~.verdicts.Interval`), ``level``."""
-    prof = get_profile(profile)
-    results_dir = results_dir_for(profile, results_dir)
-    tuned = prof.apply(TUNED)
     base = tuned_row(profile, results_dir)
-    cells = [(name, named_value(BEYOND[name], row["value"]), row)
-             for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
-             for value, (_, row) in zip(BEYOND[name].values, runner.tabulate(BEYOND[name], prof, RULE_SEEDS, results_dir).iterrows())
-             if row["run"] != tuned.hash() and prof.study_config(BEYOND[name], value).epochs == tuned.epochs
-             and not np.isnan(row["fid_mean"])]
+    cells = [(name, row) for name, row in beyond_cells(profile, results_dir) if not np.isnan(row["fid_mean"])]
     if not cells or base["n_seeds"] == 0:
         return []
     sd = sampling_spread(profile, results_dir)
-    level = 1 - ALPHA / len(cells)
-    pool = seed_residuals([differences(by_seed(base), by_seed(row)) for _, _, row in cells])
+    rows = [row for _, row in cells]
     best: dict[str, dict] = {}
-    for name, label, row in cells:
-        iv = paired_interval(by_seed(base), by_seed(row), level, 0.0 if np.isnan(sd) else sd, residuals=pool)
+    for name, row in cells:
+        iv = against_baseline(base, row, rows, len(rows), sd)
         if iv.n and iv.above_zero and (name not in best or iv.mean > best[name]["gap"]):
-            best[name] = {"name": name, "chapter": chapter_of(name), "label": label, "gap": iv.mean, "interval": iv,
-                          "fid": fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]), "level": level}
+            best[name] = {"name": name, "chapter": chapter_of(name), "label": named_value(BEYOND[name], row["value"]),
+                          "gap": iv.mean, "interval": iv, "fid": fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]),
+                          "level": 1 - ALPHA / len(rows)}
     return sorted(best.values(), key=lambda f: -f["gap"])[:k]
 
 

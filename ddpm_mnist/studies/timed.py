@@ -46,14 +46,17 @@ PEER = "diffusers"
 """The label of the ``diffusers`` peer's results."""
 
 
-def _ddim(steps: int, guidance: float | None = None, **options: Any) -> dict[str, Any]:
-    sampling = {"sampler": "ddim", "options": {"steps": steps, "eta": 0.0, **options}}
+def _sampling(sampler: str, options: dict[str, Any], guidance: float | None = None) -> dict[str, Any]:
+    sampling = {"sampler": sampler, "options": options}
     return {"sampling": sampling if guidance is None else {**sampling, "guidance": guidance}}
+
+
+def _ddim(steps: int, guidance: float | None = None, **options: Any) -> dict[str, Any]:
+    return _sampling("ddim", {"steps": steps, "eta": 0.0, **options}, guidance)
 
 
 def _dpm_solver(steps: int, guidance: float | None = None) -> dict[str, Any]:
-    sampling = {"sampler": "dpm-solver", "options": {"steps": steps}}
-    return {"sampling": sampling if guidance is None else {**sampling, "guidance": guidance}}
+    return _sampling("dpm-solver", {"steps": steps}, guidance)
 
 
 _conditional = {"spec": {"model_options": {"channels": (32, 64, 128), "n_convs": 10, "num_classes": 10}}}

@@ -59,7 +59,8 @@ def _dpm_solver(steps: int, guidance: float | None = None) -> dict[str, Any]:
     return _sampling("dpm-solver", {"steps": steps}, guidance)
 
 
-_conditional = {"spec": {"model_options": {"channels": (32, 64, 128), "n_convs": 10, "num_classes": 10}}}
+def _conditional(channels: tuple[int, ...] = (32, 64, 128)) -> dict[str, Any]:
+    return {"spec": {"model_options": {"channels": channels, "n_convs": 10, "num_classes": 10}}}
 
 
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
@@ -87,10 +88,17 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "DDIM 50, clipped": _ddim(50, clip=(-1.0, 1.0)),
     "DPM-Solver++ 20": _dpm_solver(20),
     "DPM-Solver++ 10": _dpm_solver(10),
+    "eps target, DDIM 50, clipped": {"spec": {"loss": "epsilon-l2"}, **_ddim(50, clip=(-1.0, 1.0))},
     # labels as inputs (10% dropped in training), drawn ten of each digit, with classifier-free guidance w
-    **{f"class-conditional, w {w:g}": {**_conditional, **_ddim(50, guidance=w)} for w in (0.0, 0.25, 0.5, 1.0, 2.0)},
-    **{f"class-conditional, w {w:g}, DPM-Solver++ {k}": {**_conditional, **_dpm_solver(k, guidance=w)}
+    **{f"class-conditional, w {w:g}": {**_conditional(), **_ddim(50, guidance=w)} for w in (0.0, 0.25, 0.5, 1.0, 2.0)},
+    **{f"class-conditional, w {w:g}, DPM-Solver++ {k}": {**_conditional(), **_dpm_solver(k, guidance=w)}
        for w, k in ((1.0, 10), (0.0, 10), (0.0, 20), (0.25, 10), (0.25, 20), (0.5, 10), (0.5, 20))},
+    "class-conditional, w 0.25, DDIM 50, eta 1": {**_conditional(), **_ddim(50, guidance=0.25, eta=1.0)},
+    # the same at a quarter of the network's cost per evaluation: more steps in the minutes, cheaper sampling
+    **{f"class-conditional U-Net (16, 32, 64), w {w:g}": {**_conditional((16, 32, 64)), **_ddim(50, guidance=w)}
+       for w in (0.0, 0.25, 0.5)},
+    **{f"class-conditional U-Net (16, 32, 64), w {w:g}, DPM-Solver++ {k}": {**_conditional((16, 32, 64)), **_dpm_solver(k, guidance=w)}
+       for w, k in ((0.0, 20), (0.25, 10), (0.25, 20), (0.5, 20))},
 }
 """Search candidates by label: what each changes in the search's starting point
 (:data:`~ddpm_mnist.train.recipes.START`), as ``{"spec": {...},

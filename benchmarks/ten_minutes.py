@@ -10,7 +10,7 @@ split as the ceiling. Results are stored (``<results-dir>/timed/``) and reused, 
 interrupted benchmark resumes; give it the machine to itself (each result records the load
 average before it started).
 
-Usage: ``python benchmarks/ten_minutes.py [--minutes 10] [--seeds 0 1 2] [--candidates fast ...]
+Usage: ``python benchmarks/ten_minutes.py [--minutes 10] [--seeds 0 1 2] [--candidates [fast ...]]
 [--results-dir results/cpu]``. Needs ``pip install -e .[compare]`` for the peer.
 """
 
@@ -32,8 +32,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--candidates", nargs="+", default=["fast"], choices=[*RECIPES, *CANDIDATES],
-                        help="recipes or search candidates to train beside the peer (default: the fast recipe)")
+    parser.add_argument("--candidates", nargs="*", default=["fast"], choices=[*RECIPES, *CANDIDATES],
+                        help="recipes or search candidates to train beside the peer (default: the fast recipe; "
+                             "none: the peer alone)")
     parser.add_argument("--no-peer", action="store_true", help="skip the diffusers peer")
     parser.add_argument("--n-samples", type=int, default=1000)
     parser.add_argument("--train-subset", type=int, default=None, help="train on this many images (tests)")
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--allow-dirty", action="store_true",
                         help="run with uncommitted changes under ddpm_mnist/ (results then say '.dirty' and are not publishable)")
     args = parser.parse_args()
+    if not args.candidates and args.no_peer:
+        parser.error("nothing to run: no --candidates and --no-peer")
     try:
         version = committed_code_version(args.allow_dirty)
     except DirtyTreeError as e:

@@ -118,11 +118,13 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise SystemExit(f"--guidance needs a class-conditional checkpoint; {args.checkpoint} is unconditional")
     labels = class_labels(args.n, spec.num_classes) if spec.num_classes else None  # rows of 10 per class
     sampler, options = _sampling_options(args, payload.get("sampling"), spec.value_range)
-    guidance = args.guidance if args.guidance is not None else (payload.get("sampling") or {}).get("guidance", 0.0)
+    stored = payload.get("sampling") or {}
+    guidance = args.guidance if args.guidance is not None else stored.get("guidance", 0.0)
+    interval = tuple(args.guidance_interval) if args.guidance_interval else stored.get("guidance_interval")
     evaluations = SAMPLERS[sampler].evaluations(spec.T, options)
     model, _ = sampling_model(model, device, args.n * evaluations * (2 if guidance else 1))
     x = sample(sampler, model, spec.alpha_bar(), spec.target, args.n, options=options, seed=args.seed, device=device,
-               batch_size=args.batch_size, progress=not args.quiet, labels=labels, guidance=guidance)
+               batch_size=args.batch_size, progress=not args.quiet, labels=labels, guidance=guidance, guidance_interval=interval)
     images = to_uint8(x, spec.value_range)[:, 0]
     out = Path(args.out)
     if out.suffix == ".npy":
@@ -131,7 +133,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
         save_grid(out, images)
     else:
         raise SystemExit(f"--out must end in .npy (uint8 array) or .png (grid), got {out}")
-    print(f"wrote {len(images)} samples to {out} ({sampler}, {', '.join(f'{k}={v}' for k, v in options.items())})")
+    settings = [f"{k}={v}" for k, v in options.items()] + ([f"guidance={guidance:g}"] if spec.num_classes else [])
+    settings += [f"guidance on sigma in ({interval[0]:g}, {interval[1]:g}]"] if spec.num_classes and guidance and interval else []
+    print(f"wrote {len(images)} samples to {out} ({sampler}, {', '.join(settings)})")
 
 
 def cmd_fid(args: argparse.Namespace) -> None:
@@ -218,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip", action="store_true", help="DDIM, DPM-Solver: clamp each predicted x0 to the data range")
     p.add_argument("--guidance", type=float, default=None,
                    help="class-conditional checkpoints: classifier-free guidance scale w (default: the recipe's, else 0)")
+    p.add_argument("--guidance-interval", type=float, nargs=2, metavar=("SIGMA_LO", "SIGMA_HI"),
+                   help="guide only the steps whose noise level sqrt((1-alpha_bar)/alpha_bar) lies in (SIGMA_LO, SIGMA_HI] "
+                        "(default: the recipe's, else every step)")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)

@@ -50,6 +50,37 @@ def test_guidance_combines_conditional_and_unconditional_outputs():
     assert torch.allclose(sampling._model_output(model, x, 2, y, 2.0), 3 * cond - 2 * uncond, atol=1e-5)
 
 
+def test_guidance_interval_guides_only_the_steps_whose_noise_level_lies_in_it():
+    ab = DenoiserSpec("unet", {}, T=1000, schedule="cosine-nichol", loss="v-l2").alpha_bar()
+    sigma = [sampling.noise_level(ab, t) for t in range(1, 1001)]
+    assert all(a < b for a, b in zip(sigma, sigma[1:]))  # the noise level grows with t
+    assert sampling.noise_level(ab, 500) == pytest.approx(((1 - ab[500]) / ab[500]).sqrt().item())
+    inside = [t for t in range(1, 1001) if sampling.guidance_at(ab, t, 0.5, (0.28, 5.42)) == 0.5]
+    outside = [t for t in range(1, 1001) if sampling.guidance_at(ab, t, 0.5, (0.28, 5.42)) == 0.0]
+    assert len(inside) + len(outside) == 1000 and inside == list(range(inside[0], inside[-1] + 1))  # one run of steps
+    assert sigma[inside[0] - 1] > 0.28 >= sigma[inside[0] - 2] and sigma[inside[-1] - 1] <= 5.42 < sigma[inside[-1]]
+    assert all(sampling.guidance_at(ab, t, 0.5) == 0.5 for t in (1, 500, 1000))  # no interval: every step
+    with pytest.raises(ValueError, match="sigma_lo < sigma_hi"):
+        sampling.guidance_at(ab, 10, 0.5, (2.0, 1.0))
+
+
+def test_guidance_interval_saves_the_unconditional_evaluations_outside_it():
+    torch.manual_seed(0)
+    model = build_model("unet", T=5, channels=(8, 16), n_convs=3, num_classes=10).eval()
+    calls = []
+    model.register_forward_pre_hook(lambda m, args: calls.append(len(args) > 2 and args[2] is not None))
+    ab = COND.alpha_bar()
+    kw = dict(n=4, seed=0, steps=5, progress=False, labels=sampling.class_labels(4), guidance=1.0)
+    sigmas = sorted(sampling.noise_level(ab, t) for t in range(1, 6))
+    interval = (sigmas[1], sigmas[3])  # (lo, hi]: the steps at sigmas[2] and sigmas[3]
+    guided = sampling.ddim_sample(model, ab, "eps", guidance_interval=interval, **kw)
+    assert calls.count(True) == 5 and calls.count(False) == 2
+    calls.clear()
+    everywhere = sampling.ddim_sample(model, ab, "eps", guidance_interval=(0.0, sigmas[-1]), **kw)
+    assert calls.count(False) == 5 and torch.equal(everywhere, sampling.ddim_sample(model, ab, "eps", **kw))
+    assert not torch.equal(guided, everywhere)
+
+
 def test_conditional_training_and_sampling(mnist512):
     from ddpm_mnist.data import load_mnist
 

@@ -18,7 +18,9 @@ A class-conditional network takes ``labels`` (int64 (n,), see :func:`class_label
 classifier-free ``guidance`` scale :math:`w` (Ho & Salimans, 2022): the network's output is
 replaced by :math:`(1+w)\,f(x_t, t, y) - w\,f(x_t, t, \varnothing)`. Every target here (mean,
 :math:`x_{t-1}`, :math:`\epsilon`, :math:`x_0`, :math:`v`) is affine in :math:`\epsilon` given
-:math:`x_t`, so this is the usual guidance on :math:`\epsilon` whatever the model predicts.
+:math:`x_t`, so this is the usual guidance on :math:`\epsilon` whatever the model predicts. A
+``guidance_interval`` :math:`(\sigma_{lo}, \sigma_{hi}]` guides only the steps whose noise level
+lies in it (:func:`guidance_at`) and evaluates the others once, conditionally.
 """
 
 from __future__ import annotations
@@ -114,6 +116,27 @@ def _run_chains(chain: Callable[[torch.Tensor, torch.Generator, torch.Tensor | N
     return (samples, torch.cat(trajs, 1)) if trajectory else samples
 
 
+def noise_level(alpha_bar: torch.Tensor, t: int) -> float:
+    r""":math:`\sigma_t = \sqrt{(1-\bar\alpha_t)/\bar\alpha_t}`, the noise-to-signal ratio of
+    :math:`x_t` (the noise level of Karras et al.'s (2022) variance-exploding view of the same
+    process); infinite where :math:`\bar\alpha_t = 0`."""
+    ab = float(alpha_bar[t])
+    return float("inf") if ab == 0 else ((1 - ab) / ab) ** 0.5
+
+
+def guidance_at(alpha_bar: torch.Tensor, t: int, guidance: float, interval: tuple[float, float] | None = None) -> float:
+    r"""The guidance scale :math:`w` at step ``t``: ``guidance`` where the noise level
+    :math:`\sigma_t` (:func:`noise_level`) lies in ``interval`` :math:`= (\sigma_{lo}, \sigma_{hi}]`
+    and 0 outside, so that those steps cost one network evaluation instead of two (guidance
+    limited to an interval, Kynkäänniemi et al., 2024); ``interval`` None: every step."""
+    if not guidance or interval is None:
+        return guidance
+    low, high = interval
+    if not 0 <= low < high:
+        raise ValueError(f"a guidance interval (sigma_lo, sigma_hi] needs 0 <= sigma_lo < sigma_hi, got {interval}")
+    return guidance if low < noise_level(alpha_bar, t) <= high else 0.0
+
+
 def _model_output(model, x: torch.Tensor, t: int, y: torch.Tensor | None = None, guidance: float = 0.0) -> torch.Tensor:
     tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
     if y is None:
@@ -184,6 +207,7 @@ def ancestral_sample(
     allow_undefined: bool = False,
     labels: torch.Tensor | None = None,
     guidance: float = 0.0,
+    guidance_interval: tuple[float, float] | None = None,
     progress: bool = True,
 ):
     r"""The report's sampler (its section 2.3), Ho et al. (2020), Algorithm 2: :math:`x_T \sim N(0, I)`,
@@ -196,7 +220,8 @@ def ancestral_sample(
 
     def chain(x: torch.Tensor, gen: torch.Generator, y: torch.Tensor | None) -> Iterator[torch.Tensor]:
         for t in range(T, 0, -1):
-            x = ancestral_step(_model_output(model, x, t, y, guidance), t, x, gen, alpha_bar=alpha_bar, target=target, sigma_t=sigma[t])
+            w = guidance_at(alpha_bar, t, guidance, guidance_interval)
+            x = ancestral_step(_model_output(model, x, t, y, w), t, x, gen, alpha_bar=alpha_bar, target=target, sigma_t=sigma[t])
             yield x
 
     return _run_chains(chain, n, shape, seed, batch_size, device, trajectory, progress, "sampling", labels)
@@ -239,6 +264,7 @@ def ddim_sample(
     allow_undefined: bool = False,
     labels: torch.Tensor | None = None,
     guidance: float = 0.0,
+    guidance_interval: tuple[float, float] | None = None,
     progress: bool = True,
 ):
     r"""DDIM (Song et al., 2021): :func:`ddim_step` along ``steps``, deterministic for
@@ -256,7 +282,8 @@ def ddim_sample(
 
     def chain(x: torch.Tensor, gen: torch.Generator, y: torch.Tensor | None) -> Iterator[torch.Tensor]:
         for t, s in zip(ts, [*ts[1:], 0]):
-            x = ddim_step(_model_output(model, x, t, y, guidance), t, s, x, gen, alpha_bar=alpha_bar, target=target, eta=eta,
+            w = guidance_at(alpha_bar, t, guidance, guidance_interval)
+            x = ddim_step(_model_output(model, x, t, y, w), t, s, x, gen, alpha_bar=alpha_bar, target=target, eta=eta,
                           clip=clip)
             yield x
 
@@ -314,6 +341,7 @@ def dpm_solver_sample(
     allow_undefined: bool = False,
     labels: torch.Tensor | None = None,
     guidance: float = 0.0,
+    guidance_interval: tuple[float, float] | None = None,
     progress: bool = True,
 ):
     r"""DPM-Solver++(2M) (Lu et al., 2022): :func:`dpm_solver_step` along ``steps`` time steps
@@ -332,7 +360,8 @@ def dpm_solver_sample(
         previous = None
         for t, s in zip(ts, [*ts[1:], 0]):
             tt = torch.full((len(x),), t, device=x.device, dtype=torch.long)
-            x0, _ = diffusion.x0_eps_from(_model_output(model, x, t, y, guidance), target, x, tt, alpha_bar)
+            w = guidance_at(alpha_bar, t, guidance, guidance_interval)
+            x0, _ = diffusion.x0_eps_from(_model_output(model, x, t, y, w), target, x, tt, alpha_bar)
             if clip is not None:
                 x0 = x0.clamp(*clip)
             x = dpm_solver_step(x0, t, s, x, alpha_bar=alpha_bar, previous=previous)
@@ -346,7 +375,7 @@ def dpm_solver_sample(
 class Sampler:
     """A registered sampler: its loop ``sample(model, alpha_bar, target, n, **options, **common)``
     and the keyword ``options`` of its own (the ``common`` ones, every sampler's, are ``seed``,
-    ``batch_size``, ``device``, ``labels``, ``guidance``, ``allow_undefined``, ``progress``,
+    ``batch_size``, ``device``, ``labels``, ``guidance``, ``guidance_interval``, ``allow_undefined``, ``progress``,
     ``trajectory``, ``shape``)."""
 
     sample: Callable[..., torch.Tensor]

@@ -46,17 +46,22 @@ PEER = "diffusers"
 """The label of the ``diffusers`` peer's results."""
 
 
-def _sampling(sampler: str, options: dict[str, Any], guidance: float | None = None) -> dict[str, Any]:
+def _sampling(sampler: str, options: dict[str, Any], guidance: float | None = None,
+              interval: tuple[float, float] | None = None) -> dict[str, Any]:
     sampling = {"sampler": sampler, "options": options}
-    return {"sampling": sampling if guidance is None else {**sampling, "guidance": guidance}}
+    if guidance is not None:
+        sampling["guidance"] = guidance
+    if interval is not None:
+        sampling["guidance_interval"] = interval
+    return {"sampling": sampling}
 
 
 def _ddim(steps: int, guidance: float | None = None, **options: Any) -> dict[str, Any]:
     return _sampling("ddim", {"steps": steps, "eta": 0.0, **options}, guidance)
 
 
-def _dpm_solver(steps: int, guidance: float | None = None) -> dict[str, Any]:
-    return _sampling("dpm-solver", {"steps": steps}, guidance)
+def _dpm_solver(steps: int, guidance: float | None = None, interval: tuple[float, float] | None = None) -> dict[str, Any]:
+    return _sampling("dpm-solver", {"steps": steps}, guidance, interval)
 
 
 def _conditional(channels: tuple[int, ...] = (32, 64, 128)) -> dict[str, Any]:
@@ -99,6 +104,11 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
        for w in (0.0, 0.25, 0.5)},
     **{f"class-conditional U-Net (16, 32, 64), w {w:g}, DPM-Solver++ {k}": {**_conditional((16, 32, 64)), **_dpm_solver(k, guidance=w)}
        for w, k in ((0.0, 20), (0.25, 10), (0.25, 20), (0.5, 20))},
+    "class-conditional U-Net (16, 32, 64), w 0.5, DPM-Solver++ 15": {**_conditional((16, 32, 64)), **_dpm_solver(15, guidance=0.5)},
+    # guidance only where the noise level sigma_t lies in (0.28, 5.42] (Kynkaanniemi et al. 2024's interval):
+    # 10 of DPM-Solver++ 20's steps, 30 network evaluations a sample instead of 40
+    **{f"class-conditional U-Net (16, 32, 64), w {w:g} in (0.28, 5.42], DPM-Solver++ 20":
+       {**_conditional((16, 32, 64)), **_dpm_solver(20, guidance=w, interval=(0.28, 5.42))} for w in (0.5, 1.0)},
 }
 """Search candidates by label: what each changes in the search's starting point
 (:data:`~ddpm_mnist.train.recipes.START`), as ``{"spec": {...},
@@ -175,12 +185,12 @@ def run_candidate(label: str, minutes: float, seed: int, *, n_samples: int = 100
         result = train(spec, images, labels=labels if spec.num_classes else None, minutes=minutes, **opts, seed=seed,
                        device=device, checkpoint_path=ck, sampling=sampling, progress=progress)
         model = result.ema_model if result.ema_model is not None else result.model
-        options, guidance = sampling.get("options", {}), sampling.get("guidance", 0.0)
+        options, guidance, interval = sampling.get("options", {}), sampling.get("guidance", 0.0), sampling.get("guidance_interval")
         t0 = time.perf_counter()
         evaluations = SAMPLERS[sampling["sampler"]].evaluations(spec.T, options) * (2 if guidance else 1)
         fast, path_used = sampling_model(model, device, n_samples * evaluations)
         x = sample(sampling["sampler"], fast, spec.alpha_bar(), spec.target, n_samples, options=options, seed=10_000 + seed,
-                   device=device, progress=progress, guidance=guidance,
+                   device=device, progress=progress, guidance=guidance, guidance_interval=interval,
                    labels=class_labels(n_samples, spec.num_classes) if spec.num_classes else None)
         sample_time = time.perf_counter() - t0
         trained = {"steps": result.steps, "images_seen": result.images_seen, "wall_time_s": round(result.wall_time_s, 1),

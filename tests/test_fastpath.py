@@ -1,5 +1,7 @@
 """The fast numerical paths compute what the naive ones do, up to float rounding."""
 
+import time
+
 import pytest
 import torch
 
@@ -7,7 +9,7 @@ from ddpm_mnist.core.sampling import ancestral_sample, ddim_sample
 from ddpm_mnist.core.spec import DenoiserSpec
 from ddpm_mnist.train.device import autocast_dtype
 from ddpm_mnist.train.fastpath import (
-    COMPILE_SAMPLING_MIN_IMAGE_STEPS, NAIVE, Chunked, TrainPath, default_train_path, sampling_model,
+    COMPILE_SAMPLING_MIN_IMAGE_STEPS, NAIVE, Chunked, TrainPath, default_train_path, faster_layout, sampling_model,
 )
 from ddpm_mnist.train.training import make_train_step, train
 
@@ -89,6 +91,18 @@ def test_fast_sampling_gives_the_same_samples(sampler):
     assert torch.allclose(a, b, atol=1e-5)
 
 
+def test_faster_layout_picks_the_quicker_run_and_reports_both():
+    calls = []
+
+    def run(channels_last: bool) -> None:
+        calls.append(channels_last)
+        time.sleep(0.03 if channels_last else 0.001)
+
+    assert faster_layout(run, repeats=2) == (False, {"nchw": pytest.approx(0.001, abs=0.02), "channels_last": pytest.approx(0.03, abs=0.02)})
+    assert calls == [False] * 3 + [True] * 3  # one warm-up and two timed calls each
+    assert faster_layout(lambda cl: time.sleep(0.001 if cl else 0.03))[0] is True
+
+
 def test_bf16_sampling_stays_close_to_fp32():
     """Under bf16 autocast (the default where native; forced here) the samples of a T = 10
     chain differ from fp32's by bf16 rounding only: a mean pixel difference under 1% of the range."""
@@ -98,6 +112,8 @@ def test_bf16_sampling_stays_close_to_fp32():
     twin.load_state_dict(model.state_dict())
     fast, path = sampling_model(twin, "cpu", image_steps=1000, amp=True)
     assert path["precision"] == "bfloat16"
+    probe = path["layout_probe"]  # under bf16 the layout is measured
+    assert path["channels_last"] == (probe["channels_last"] < probe["nchw"])
     a = ddim_sample(model, TINY.alpha_bar(), TINY.target, 64, seed=3, progress=False)
     b = ddim_sample(fast, TINY.alpha_bar(), TINY.target, 64, seed=3, progress=False)
     assert b.dtype == torch.float32 and (a - b).abs().mean() < 0.02 and not torch.equal(a, b)

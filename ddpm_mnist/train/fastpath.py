@@ -14,6 +14,11 @@ machine they run on):
 * bf16 autocast: about 2x where oneDNN has native bf16 (AVX-512 BF16 / AMX), about 10x slower
   where it is emulated (AVX2), so it is used only where native (:func:`.device.autocast_dtype`),
   for training and for sampling (a profile may pin fp32 for both).
+* the memory format under bf16 depends on the CPU: channels-last measured 1.17x faster on an
+  AMX machine, but on a 2-core AVX-512-BF16 EPYC without AMX GroupNorm's channels-last bf16
+  kernel made the U-Net (16, 32, 64) 2.3x slower to train and 2.8x slower to evaluate (the
+  (32, 64, 128) one 1.3x and 1.2x). So the layout is measured on the network at hand where
+  bf16 runs on the CPU (:func:`faster_layout`), not assumed.
 
 :class:`TrainPath` and :func:`sampling_model` apply what measured faster; both are recorded
 with every result (:func:`describe`).
@@ -21,6 +26,8 @@ with every result (:func:`describe`).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -77,6 +84,22 @@ def default_train_path(device: torch.device, *, amp: bool | None = None, compile
     )
 
 
+def faster_layout(run: Callable[[bool], object], repeats: int = 2) -> tuple[bool, dict[str, float]]:
+    """Whether channels-last ran faster than NCHW, and the seconds of each (best of ``repeats``
+    calls after one warm-up call): ``run(channels_last)`` does the work to time in that layout
+    on throw-away state."""
+    seconds = {}
+    for channels_last in (False, True):
+        run(channels_last)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            run(channels_last)
+            times.append(time.perf_counter() - t0)
+        seconds["channels_last" if channels_last else "nchw"] = round(min(times), 4)
+    return seconds["channels_last"] < seconds["nchw"], seconds
+
+
 class Chunked(torch.nn.Module):
     """``model`` evaluated on chunks of ``size`` images, outputs concatenated; with ``pad`` the
     last chunk is padded (repeating its last image) to ``size``, so that a compiled network sees
@@ -115,7 +138,8 @@ def sampling_model(model: torch.nn.Module, device: torch.device | str, image_ste
                    amp: bool | None = None) -> tuple[torch.nn.Module, dict]:
     """``model`` prepared for fast sampling on ``device`` and a description of what was done.
 
-    CPU: channels-last, evaluated in chunks of :data:`CPU_CHUNK` images (:class:`Chunked`),
+    CPU: channels-last (under bf16: the faster layout of the two, :func:`faster_layout`, its
+    timings recorded as ``layout_probe``), evaluated in chunks of :data:`CPU_CHUNK` images (:class:`Chunked`),
     compiled with inductor's weight freezing when the work is at least
     :data:`COMPILE_SAMPLING_MIN_IMAGE_STEPS` image-steps. CUDA: compiled from the same amount of
     work. The network runs under bf16 autocast (:class:`Autocast`) where it is native (``amp``
@@ -123,8 +147,12 @@ def sampling_model(model: torch.nn.Module, device: torch.device | str, image_ste
     its outputs equal the eager fp32 network's up to float rounding, in bf16 up to bf16's
     (``tests/test_fastpath.py``)."""
     device = torch.device(device)
-    model = model.eval().to(device=device, memory_format=torch.channels_last)
     dtype = autocast_dtype(device) if amp is None else (torch.bfloat16 if amp else None)
+    model = model.eval().to(device)
+    channels_last, layout = True, None
+    if device.type == "cpu" and dtype is not None:
+        channels_last, layout = _sampling_layout(model, dtype, device)
+    model = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     if dtype is not None:
         model = Autocast(model, dtype)
     compiled = image_steps >= COMPILE_SAMPLING_MIN_IMAGE_STEPS
@@ -135,7 +163,24 @@ def sampling_model(model: torch.nn.Module, device: torch.device | str, image_ste
     if chunk:
         model = Chunked(model, chunk, pad=compiled)
     precision = str(dtype).removeprefix("torch.") if dtype is not None else "float32"
-    return model, {"precision": precision, "channels_last": True, "compile": compiled, "chunk": chunk}
+    described = {"precision": precision, "channels_last": channels_last, "compile": compiled, "chunk": chunk}
+    return model, {**described, "layout_probe": layout} if layout else described
+
+
+def _sampling_layout(model: torch.nn.Module, dtype: torch.dtype, device: torch.device) -> tuple[bool, dict[str, float]]:
+    """:func:`faster_layout` of one chunk of :data:`CPU_CHUNK` MNIST-size images through
+    ``model`` under ``dtype`` autocast (with labels if it is class-conditional)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(CPU_CHUNK, 1, 28, 28, generator=gen).to(device)
+    t = torch.full((CPU_CHUNK,), 1, dtype=torch.long, device=device)
+    rest = (torch.zeros(CPU_CHUNK, dtype=torch.long, device=device),) if getattr(model, "num_classes", 0) else ()
+
+    def run(channels_last: bool) -> None:
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype):
+            model.to(memory_format=fmt)(x.contiguous(memory_format=fmt), t, *rest)
+
+    return faster_layout(run)
 
 
 def describe_machine() -> dict:

@@ -33,7 +33,7 @@ from . import checkpoint as ckpt
 from .budget import plan_steps, probe_step_seconds
 from .compile_probe import MIN_PROBE_STEPS, compile_pays, compile_timings, probe_key
 from .device import resolve_device
-from .fastpath import NAIVE, TrainPath, default_train_path, describe_machine
+from .fastpath import NAIVE, TrainPath, default_train_path, describe_machine, faster_layout
 from .protocol import check_protocol, horizon_free, ema_update_fn, evaluation_weights, is_schedule_free, lr_factor, make_optimizer
 
 
@@ -295,9 +295,14 @@ def train(
     if spec.num_classes:
         settings["p_uncond"] = p_uncond
 
-    probed = None
+    probed, layout = None, None
     if path is None:
         path = default_train_path(device, amp=amp, compile=compile)
+        if device.type == "cpu" and path.autocast is not None:
+            channels_last, layout = _probe_layout(spec, path, images, labels, bs, device, optimizer=optimizer, lr=lr,
+                                                  weight_decay=weight_decay, warmup_steps=warmup_steps, grad_clip=grad_clip,
+                                                  p_uncond=p_uncond)
+            path = dataclasses.replace(path, channels_last=channels_last)
         if compile is None and device.type == "cpu" and minutes is None and total_steps >= MIN_PROBE_STEPS:
             probed = _probe_compile(spec, path, images, labels, bs, device, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
                                     warmup_steps=warmup_steps, grad_clip=grad_clip, p_uncond=p_uncond)
@@ -328,7 +333,8 @@ def train(
     start = time.perf_counter()
     end = total_steps if stop_after is None else min(total_steps, stop_after)
 
-    numerics = {**path.describe(), **describe_machine(), **({"compile_probe": probed} if probed else {})}
+    numerics = {**path.describe(), **describe_machine(), **({"compile_probe": probed} if probed else {}),
+                **({"layout_probe": layout} if layout else {})}
 
     def save(out: str | os.PathLike) -> None:
         _save(out, run, spec, settings, precision=precision, resumed_from=resumed_from, seconds=time.perf_counter() - start,
@@ -355,11 +361,10 @@ def train(
                        run.time_before + time.perf_counter() - start, resumed_from, run.extended_from, kept, numerics, budget)
 
 
-def _probe_compile(spec: DenoiserSpec, path: TrainPath, images: torch.Tensor, labels: torch.Tensor | None, bs: int,
-                   device: torch.device, *, optimizer: str, lr: float, weight_decay: float, warmup_steps: int,
-                   grad_clip: float | None, p_uncond: float) -> dict[str, float]:
-    """:func:`.compile_probe.compile_timings` of this run's step (cached per machine and network),
-    on throw-away networks and optimisers."""
+def _throwaway_steps(spec: DenoiserSpec, labels: torch.Tensor | None, bs: int, device: torch.device, *, optimizer: str,
+                     lr: float, weight_decay: float, warmup_steps: int, grad_clip: float | None, p_uncond: float):
+    """A maker of this run's training step, ``step(x0, generator)``, on a fresh throw-away
+    network and optimiser that follow a given :class:`TrainPath` (for the probes)."""
     y = labels[:bs].to(device) if spec.num_classes else None
 
     def make_step(p: TrainPath):
@@ -370,7 +375,25 @@ def _probe_compile(spec: DenoiserSpec, path: TrainPath, images: torch.Tensor, la
         step = make_train_step(spec, net, opt, path=p, grad_clip=grad_clip, p_uncond=p_uncond)
         return lambda x0, gen: step(x0, gen, y)
 
+    return make_step
+
+
+def _probe_compile(spec: DenoiserSpec, path: TrainPath, images: torch.Tensor, labels: torch.Tensor | None, bs: int,
+                   device: torch.device, **protocol) -> dict[str, float]:
+    """:func:`.compile_probe.compile_timings` of this run's step (cached per machine and network),
+    on throw-away networks and optimisers."""
+    make_step = _throwaway_steps(spec, labels, bs, device, **protocol)
     return compile_timings(probe_key(spec.to_dict(), path, bs, device), make_step, path, images[:bs].to(device), device)
+
+
+def _probe_layout(spec: DenoiserSpec, path: TrainPath, images: torch.Tensor, labels: torch.Tensor | None, bs: int,
+                  device: torch.device, **protocol) -> tuple[bool, dict[str, float]]:
+    """Whether this run's step is faster channels-last than NCHW on this machine
+    (:func:`.fastpath.faster_layout`, a few steps of each on throw-away networks)."""
+    make_step = _throwaway_steps(spec, labels, bs, device, **protocol)
+    steps = {cl: make_step(dataclasses.replace(path, channels_last=cl)) for cl in (False, True)}
+    x0, gen = images[:bs].to(device), torch.Generator(device=device).manual_seed(0)
+    return faster_layout(lambda channels_last: steps[channels_last](x0, gen).item())
 
 
 def _timed_horizon(source, minutes: float, entered: float, spec: DenoiserSpec, model: torch.nn.Module,

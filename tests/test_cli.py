@@ -25,7 +25,8 @@ def test_recipe_fills_what_is_not_given_and_sample_uses_its_sampler(tmp_path, ca
     assert state["settings"]["batch_size"] == 64 and state["settings"]["ema_decay"] == fast.train["ema_decay"]
     assert state["settings"]["ema_warmup"] is True and state["sampling"] == fast.sampling
     assert main(["sample", str(out / "checkpoint.pt"), "-n", "4", "--out", str(tmp_path / "s.npy"), "--quiet"]) == 0
-    assert "ddim, steps=50, eta=0.0)" in capsys.readouterr().out
+    steps = fast.sampling["options"]["steps"]
+    assert f"{fast.sampling['sampler']}, steps={steps}, guidance={fast.sampling['guidance']:g})" in capsys.readouterr().out
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (4, 28, 28) and samples.dtype == np.uint8
     # a flag overrides the stored sampler
@@ -34,7 +35,7 @@ def test_recipe_fills_what_is_not_given_and_sample_uses_its_sampler(tmp_path, ca
     assert "ancestral, variance=report" in capsys.readouterr().out
     assert main(["sample", str(out / "checkpoint.pt"), "-n", "2", "--sampler", "dpm-solver", "--steps", "5", "--clip",
                  "--out", str(tmp_path / "d.npy"), "--quiet"]) == 0
-    assert "dpm-solver, steps=5, clip=[-1.0, 1.0])" in capsys.readouterr().out
+    assert "dpm-solver, steps=5, clip=[-1.0, 1.0], guidance=" in capsys.readouterr().out
 
 
 def test_train_without_recipe_is_the_report_baseline_and_rejects_two_lengths(tmp_path, capsys):

@@ -105,7 +105,7 @@ def _sampling_options(args: argparse.Namespace, stored: dict | None, value_range
 def cmd_sample(args: argparse.Namespace) -> None:
     from .book.plots import save_grid
     from .core.ranges import to_uint8
-    from .core.sampling import SAMPLERS, class_labels, sample
+    from .core.sampling import class_labels, network_evaluations, sample
     from .io import save_npy
     from .train.checkpoint import denoiser_from, read
     from .train.device import resolve_device
@@ -121,8 +121,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     stored = payload.get("sampling") or {}
     guidance = args.guidance if args.guidance is not None else stored.get("guidance", 0.0)
     interval = tuple(args.guidance_interval) if args.guidance_interval else stored.get("guidance_interval")
-    evaluations = SAMPLERS[sampler].evaluations(spec.T, options)
-    model, _ = sampling_model(model, device, args.n * evaluations * (2 if guidance else 1))
+    evaluations = network_evaluations(sampler, spec.alpha_bar(), options, guidance, interval)
+    model, _ = sampling_model(model, device, args.n * evaluations)
     x = sample(sampler, model, spec.alpha_bar(), spec.target, args.n, options=options, seed=args.seed, device=device,
                batch_size=args.batch_size, progress=not args.quiet, labels=labels, guidance=guidance, guidance_interval=interval)
     images = to_uint8(x, spec.value_range)[:, 0]

@@ -60,6 +60,12 @@ def test_guidance_interval_guides_only_the_steps_whose_noise_level_lies_in_it():
     assert len(inside) + len(outside) == 1000 and inside == list(range(inside[0], inside[-1] + 1))  # one run of steps
     assert sigma[inside[0] - 1] > 0.28 >= sigma[inside[0] - 2] and sigma[inside[-1] - 1] <= 5.42 < sigma[inside[-1]]
     assert all(sampling.guidance_at(ab, t, 0.5) == 0.5 for t in (1, 500, 1000))  # no interval: every step
+    dpm = {"steps": 20}
+    guided = sum(0.28 < sampling.noise_level(ab, t) <= 5.42 for t in sampling.ddim_timesteps(1000, 20, "quadratic"))
+    assert 0 < guided < 20
+    assert sampling.network_evaluations("dpm-solver", ab, dpm, 0.5, (0.28, 5.42)) == 20 + guided
+    assert sampling.network_evaluations("dpm-solver", ab, dpm, 0.5) == 40 and sampling.network_evaluations("dpm-solver", ab, dpm) == 20
+    assert sampling.network_evaluations("ddim", ab, {"steps": 50}) == 50 and sampling.network_evaluations("ancestral", ab) == 1000
     with pytest.raises(ValueError, match="sigma_lo < sigma_hi"):
         sampling.guidance_at(ab, 10, 0.5, (2.0, 1.0))
 

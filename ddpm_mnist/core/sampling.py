@@ -383,19 +383,34 @@ class Sampler:
     description: str
     evaluations: Callable[[int, dict], int] = lambda T, options: T
     """Network evaluations per sample for T noising steps and these options (without guidance)."""
+    timesteps: Callable[[int, dict], list[int]] = lambda T, options: list(range(T, 0, -1))
+    """The steps t at which the network is evaluated, for T noising steps and these options."""
 
 
 SAMPLERS: dict[str, Sampler] = {
     "ancestral": Sampler(ancestral_sample, ("variance",), "the report's sampler (Ho et al., Algorithm 2); variance: report, beta or beta-tilde"),
     "ddim": Sampler(ddim_sample, ("steps", "eta", "clip"),
                     "DDIM (Song et al., 2021); steps: network evaluations, eta: 0 deterministic, clip: clamp the predicted x0 to the data range",
-                    lambda T, options: options.get("steps") or T),
+                    lambda T, options: options.get("steps") or T,
+                    lambda T, options: (list(range(T, 0, -1)) if options.get("steps") is None else
+                                        ddim_timesteps(T, options["steps"]) if isinstance(options["steps"], int)
+                                        else list(options["steps"]))),
     "dpm-solver": Sampler(dpm_solver_sample, ("steps", "spacing", "clip"),
                           "DPM-Solver++(2M) (Lu et al., 2022), a second-order ODE solver; steps: network evaluations (default 20), "
                           "spacing: linear or quadratic (default) in t, clip: clamp the predicted x0 to the data range",
-                          lambda T, options: options.get("steps") or 20),
+                          lambda T, options: options.get("steps") or 20,
+                          lambda T, options: ddim_timesteps(T, options.get("steps") or 20, options.get("spacing") or "quadratic")),
 }
 """The samplers by name: the one place their names and options are listed."""
+
+
+def network_evaluations(name: str, alpha_bar: torch.Tensor, options: dict | None = None, guidance: float = 0.0,
+                        guidance_interval: tuple[float, float] | None = None) -> int:
+    """Network evaluations per sample of the sampler ``name`` with ``options``: one per step, two
+    at each step that is guided (:func:`guidance_at`)."""
+    options = options or {}
+    steps = get_sampler(name).timesteps(len(alpha_bar) - 1, options)
+    return sum(2 if guidance_at(alpha_bar, t, guidance, guidance_interval) else 1 for t in steps)
 
 
 def get_sampler(name: str) -> Sampler:

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from ..core.ranges import to_uint8
-from ..core.sampling import SAMPLERS, class_labels, sample
+from ..core.sampling import class_labels, network_evaluations, sample
 from ..core.spec import DenoiserSpec
 from ..data import load_mnist, load_mnist_uint8
 from ..eval import classifier, quality
@@ -44,6 +44,9 @@ from .runner import code_version
 
 PEER = "diffusers"
 """The label of the ``diffusers`` peer's results."""
+
+PEER_STEPS = 50
+"""The peer's sampler: ``DDIMScheduler`` with this many steps."""
 
 
 def _sampling(sampler: str, options: dict[str, Any], guidance: float | None = None,
@@ -187,7 +190,7 @@ def run_candidate(label: str, minutes: float, seed: int, *, n_samples: int = 100
         model = result.ema_model if result.ema_model is not None else result.model
         options, guidance, interval = sampling.get("options", {}), sampling.get("guidance", 0.0), sampling.get("guidance_interval")
         t0 = time.perf_counter()
-        evaluations = SAMPLERS[sampling["sampler"]].evaluations(spec.T, options) * (2 if guidance else 1)
+        evaluations = network_evaluations(sampling["sampler"], spec.alpha_bar(), options, guidance, interval)
         fast, path_used = sampling_model(model, device, n_samples * evaluations)
         x = sample(sampling["sampler"], fast, spec.alpha_bar(), spec.target, n_samples, options=options, seed=10_000 + seed,
                    device=device, progress=progress, guidance=guidance, guidance_interval=interval,
@@ -219,20 +222,29 @@ def _run_peer(path: Path, minutes: float, seed: int, n_samples: int, device: str
     images = load_mnist(train=True, value_range="[-1,1]", subset=train_subset, seed=0)
     peer = train_peer(images, minutes, seed=seed, device=device, progress=progress)
     t0 = time.perf_counter()
-    x = sample_peer(peer, n_samples, steps=50, seed=10_000 + seed, device=device)
+    x = sample_peer(peer, n_samples, steps=PEER_STEPS, seed=10_000 + seed, device=device)
     sample_time = time.perf_counter() - t0
     trained = {"steps": peer.steps, "images_seen": peer.images_seen, "wall_time_s": round(peer.wall_time_s, 1),
                "time_budget": peer.time_budget}
     import diffusers
 
     return _finish(path, PEER, minutes, seed, load, trained, to_uint8(x, "[-1,1]"), sample_time,
-                   {"peer": {"unet": PEER_UNET, "training": PEER_TRAINING, "sampler": "DDIMScheduler, 50 steps, eta 0",
+                   {"peer": {"unet": PEER_UNET, "training": PEER_TRAINING, "sampler": f"DDIMScheduler, {PEER_STEPS} steps, eta 0",
                              "diffusers": diffusers.__version__,
                              "parameters": sum(p.numel() for p in peer.model.parameters())}})
 
 
 def _load(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def evaluations_of(result: dict) -> int:
+    """Network evaluations per sample of a stored timed ``result`` (the peer: DDIM's 50 steps)."""
+    if "spec" not in result:
+        return PEER_STEPS
+    sampling = result["sampling"]
+    return network_evaluations(sampling["sampler"], DenoiserSpec.from_dict(result["spec"]).alpha_bar(), sampling.get("options"),
+                               sampling.get("guidance", 0.0), sampling.get("guidance_interval"))
 
 
 def real_ceiling(n: int = 1000) -> dict:
@@ -245,7 +257,8 @@ def real_ceiling(n: int = 1000) -> dict:
 def table(results: list[dict], ceiling: dict | None = None) -> pd.DataFrame:
     """One row per label (mean over its seeds): seeds, steps, images seen, minutes the training
     took (the steps are fixed from a probe of the step time, so a run may end past its budget), FID (mean and SD),
-    precision, recall, class KL, digits covered (minimum over seeds), sampling seconds; with
+    precision, recall, class KL, digits covered (minimum over seeds), network evaluations per
+    sample, sampling seconds; with
     ``ceiling`` a last row for the real digits."""
     rows = []
     for label in dict.fromkeys(r["label"] for r in results):
@@ -258,12 +271,13 @@ def table(results: list[dict], ceiling: dict | None = None) -> pd.DataFrame:
                      "FID SD": float(np.std(fids, ddof=1)) if len(rs) > 1 else float("nan"), "precision": m("precision"),
                      "recall": m("recall"), "class KL": m("class_kl"),
                      "digits covered (min)": min(r["metrics"]["classes_covered"] for r in rs),
+                     "evaluations / sample": evaluations_of(rs[0]),
                      "sampling s / 1,000": float(np.mean([r["sample_time_s"] * 1000 / r["n_samples"] for r in rs]))})
     if ceiling is not None:
         rows.append({"method": "real digits (training split)", "seeds": 0, "steps": 0, "images seen": 0, "training min": float("nan"), "FID": ceiling["fid"],
                      "FID SD": float("nan"), "precision": ceiling["precision"], "recall": ceiling["recall"],
                      "class KL": ceiling["class_kl"], "digits covered (min)": ceiling["classes_covered"],
-                     "sampling s / 1,000": float("nan")})
+                     "evaluations / sample": 0, "sampling s / 1,000": float("nan")})
     return pd.DataFrame(rows)
 
 

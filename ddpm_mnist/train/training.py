@@ -253,7 +253,9 @@ def train(
     ``device`` (:func:`~ddpm_mnist.train.fastpath.default_train_path`), with bf16 autocast as
     ``amp`` says (None: where native) and ``torch.compile`` as ``compile`` says (None: on CUDA,
     and on the CPU where a cached probe of this machine and network says it pays over the run,
-    :mod:`.compile_probe`; runs under 300 steps and timed runs are not probed).
+    :mod:`.compile_probe`; runs under 300 steps and timed runs are not probed); under bf16 on
+    the CPU the memory format is the one a few throw-away steps measure faster
+    (:func:`~ddpm_mnist.train.fastpath.faster_layout`, recorded as ``layout_probe``).
     The protocol (:mod:`.protocol`): ``optimizer`` (``adamw`` or ``schedulefree``), the peak
     ``lr`` with its ``lr_schedule`` (``constant``, ``cosine``, ``linear``; decays end at 0 after the
     last step) after a linear warm-up of ``warmup_steps``, an EMA of the weights with ``ema_decay``

@@ -246,6 +246,11 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "linear") -> list[int]:
     return sorted(set(grid.round().long().tolist()), reverse=True)
 
 
+def _ddim_steps(T: int, steps: int | Sequence[int] | None) -> list[int]:
+    """DDIM's steps: all T (None), ``steps`` evenly spaced (an int), or the list given."""
+    return list(range(T, 0, -1)) if steps is None else ddim_timesteps(T, steps) if isinstance(steps, int) else list(steps)
+
+
 @torch.inference_mode()
 def ddim_sample(
     model: torch.nn.Module,
@@ -274,7 +279,7 @@ def ddim_sample(
     ``clip``: clamp each predicted :math:`x_0` to this data range (:func:`ddim_step`).
     ``allow_undefined``: run an ε model from a step where :math:`\bar\alpha_t = 0` anyway (NaN samples)."""
     T = len(alpha_bar) - 1
-    ts = list(range(T, 0, -1)) if steps is None else ddim_timesteps(T, steps) if isinstance(steps, int) else list(steps)
+    ts = _ddim_steps(T, steps)
     if any(b >= a for a, b in zip(ts, ts[1:])) or not all(1 <= t <= T for t in ts):
         raise ValueError(f"DDIM steps must be strictly decreasing values in 1..{T}, got {ts}")
     _check_x0_defined("DDIM", target, alpha_bar, ts[0], allow_undefined)
@@ -392,9 +397,7 @@ SAMPLERS: dict[str, Sampler] = {
     "ddim": Sampler(ddim_sample, ("steps", "eta", "clip"),
                     "DDIM (Song et al., 2021); steps: network evaluations, eta: 0 deterministic, clip: clamp the predicted x0 to the data range",
                     lambda T, options: options.get("steps") or T,
-                    lambda T, options: (list(range(T, 0, -1)) if options.get("steps") is None else
-                                        ddim_timesteps(T, options["steps"]) if isinstance(options["steps"], int)
-                                        else list(options["steps"]))),
+                    lambda T, options: _ddim_steps(T, options.get("steps"))),
     "dpm-solver": Sampler(dpm_solver_sample, ("steps", "spacing", "clip"),
                           "DPM-Solver++(2M) (Lu et al., 2022), a second-order ODE solver; steps: network evaluations (default 20), "
                           "spacing: linear or quadratic (default) in t, clip: clamp the predicted x0 to the data range",

@@ -16,8 +16,8 @@ machine they run on):
   for training and for sampling (a profile may pin fp32 for both).
 * the memory format under bf16 depends on the CPU: channels-last measured 1.17x faster on an
   AMX machine, but on a 2-core AVX-512-BF16 EPYC without AMX GroupNorm's channels-last bf16
-  kernel made the U-Net (16, 32, 64) 2.3x slower to train and 2.8x slower to evaluate (the
-  (32, 64, 128) one 1.3x and 1.2x). So the layout is measured on the network at hand where
+  kernel made the U-Net (16, 32, 64) 2.0x slower to train and 2.5x slower to evaluate (the
+  (32, 64, 128) one 1.4x and 1.4x; one thread, ``benchmarks/memory_layout.py``). So the layout is measured on the network at hand where
   bf16 runs on the CPU (:func:`faster_layout`), not assumed.
 
 :class:`TrainPath` and :func:`sampling_model` apply what measured faster; both are recorded

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 
 from ddpm_mnist.core.models import build_model
-from ddpm_mnist.train.fastpath import describe_machine, faster_layout
+from ddpm_mnist.train.fastpath import faster_layout
+from ddpm_mnist.train.measured import describe_machine
 
 
 def main() -> None:

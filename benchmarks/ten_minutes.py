@@ -24,7 +24,7 @@ import torch
 from ddpm_mnist.studies.profiles import results_dir_for
 from ddpm_mnist.studies.runner import DirtyTreeError, committed_code_version
 from ddpm_mnist.studies.timed import CANDIDATES, real_ceiling, run_candidate, run_peer, table
-from ddpm_mnist.train.fastpath import describe_machine
+from ddpm_mnist.train.measured import describe_machine
 from ddpm_mnist.train.recipes import RECIPES
 
 

@@ -1,5 +1,6 @@
 """The fast numerical paths compute what the naive ones do, up to float rounding."""
 
+import json
 import time
 
 import pytest
@@ -101,6 +102,27 @@ def test_faster_layout_picks_the_quicker_run_and_reports_both():
     assert faster_layout(run, repeats=2) == (False, {"nchw": pytest.approx(0.001, abs=0.02), "channels_last": pytest.approx(0.03, abs=0.02)})
     assert calls == [False] * 3 + [True] * 3  # one warm-up and two timed calls each
     assert faster_layout(lambda cl: time.sleep(0.001 if cl else 0.03))[0] is True
+
+
+def test_a_keyed_layout_is_measured_once_per_machine(tmp_path, monkeypatch):
+    """Timings are noisy and under bf16 the layout changes the rounding: the same work must take
+    the same layout every time on one machine, so a keyed measurement is kept and read back."""
+    from ddpm_mnist.train.measured import machine_key, probe_file
+
+    monkeypatch.setenv("DDPM_MNIST_CACHE", str(tmp_path))
+    calls = []
+
+    def run(channels_last: bool) -> None:
+        calls.append(channels_last)
+        time.sleep(0.001 if channels_last else 0.02)
+
+    key = machine_key({"work": "test"})
+    first = faster_layout(run, repeats=1, key=key)
+    assert first[0] is True and len(calls) == 4 and set(json.loads(probe_file("layout").read_text())) == {key}
+    assert faster_layout(lambda cl: time.sleep(0.02 if cl else 0.001), key=key) == first  # read back, not re-timed
+    faster_layout(run, repeats=1, key=machine_key({"work": "other"}))  # other work: measured
+    assert len(calls) == 8 and len(json.loads(probe_file("layout").read_text())) == 2
+    assert machine_key({"work": "test"}) == key != machine_key({"work": "test", "batch": 2})
 
 
 def test_bf16_sampling_stays_close_to_fp32():

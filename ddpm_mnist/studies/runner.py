@@ -38,7 +38,8 @@ from ..eval.quality import class_kl
 from ..io import exclusive, save_npy, save_npz, write_json
 from ..train import checkpoint as ckpt
 from ..train.device import resolve_device
-from ..train.fastpath import describe_machine, sampling_model
+from ..train.fastpath import sampling_model
+from ..train.measured import describe_machine
 from ..train.training import train
 from .config import RunConfig
 from .profiles import Profile, get_profile, results_dir_for

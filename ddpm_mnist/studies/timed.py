@@ -37,7 +37,8 @@ from ..data import load_mnist, load_mnist_uint8
 from ..eval import classifier, quality
 from ..eval.metrics import score
 from ..io import exclusive, save_npy, write_json
-from ..train.fastpath import describe_machine, sampling_model
+from ..train.fastpath import sampling_model
+from ..train.measured import describe_machine
 from ..train.recipes import RECIPES, START
 from ..train.training import train
 from .runner import code_version

@@ -18,7 +18,9 @@ machine they run on):
   AMX machine, but on a 2-core AVX-512-BF16 EPYC without AMX GroupNorm's channels-last bf16
   kernel made the U-Net (16, 32, 64) 2.0x slower to train and 2.5x slower to evaluate (the
   (32, 64, 128) one 1.4x and 1.4x; one thread, ``benchmarks/memory_layout.py``). So the layout is measured on the network at hand where
-  bf16 runs on the CPU (:func:`faster_layout`), not assumed.
+  bf16 runs on the CPU (:func:`faster_layout`), not assumed, once per machine and network
+  (:mod:`.measured`): the layout changes bf16's rounding, so a run must not re-time it and
+  choose differently the next time.
 
 :class:`TrainPath` and :func:`sampling_model` apply what measured faster; both are recorded
 with every result (:func:`describe`).
@@ -33,6 +35,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .device import autocast_dtype
+from .measured import machine_key, measured_once
 
 CPU_CHUNK = 64
 """Images per network evaluation on the CPU (training micro-batches and sampling chunks)."""
@@ -84,19 +87,26 @@ def default_train_path(device: torch.device, *, amp: bool | None = None, compile
     )
 
 
-def faster_layout(run: Callable[[bool], object], repeats: int = 2) -> tuple[bool, dict[str, float]]:
+def faster_layout(run: Callable[[bool], object], repeats: int = 2, *, key: str | None = None) -> tuple[bool, dict[str, float]]:
     """Whether channels-last ran faster than NCHW, and the seconds of each (best of ``repeats``
     calls after one warm-up call): ``run(channels_last)`` does the work to time in that layout
-    on throw-away state."""
-    seconds = {}
-    for channels_last in (False, True):
-        run(channels_last)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
+    on throw-away state. With ``key`` (:func:`.measured.machine_key` of the work) the seconds
+    are measured once on this machine and read back afterwards (:func:`.measured.measured_once`),
+    so the same work always takes the same layout here."""
+
+    def measure() -> dict[str, float]:
+        seconds = {}
+        for channels_last in (False, True):
             run(channels_last)
-            times.append(time.perf_counter() - t0)
-        seconds["channels_last" if channels_last else "nchw"] = round(min(times), 4)
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                run(channels_last)
+                times.append(time.perf_counter() - t0)
+            seconds["channels_last" if channels_last else "nchw"] = round(min(times), 4)
+        return seconds
+
+    seconds = measured_once("layout", key, measure) if key else measure()
     return seconds["channels_last"] < seconds["nchw"], seconds
 
 
@@ -169,7 +179,8 @@ def sampling_model(model: torch.nn.Module, device: torch.device | str, image_ste
 
 def _sampling_layout(model: torch.nn.Module, dtype: torch.dtype, device: torch.device) -> tuple[bool, dict[str, float]]:
     """:func:`faster_layout` of one chunk of :data:`CPU_CHUNK` MNIST-size images through
-    ``model`` under ``dtype`` autocast (with labels if it is class-conditional)."""
+    ``model`` under ``dtype`` autocast (with labels if it is class-conditional), measured once
+    per machine and architecture (its class and parameter shapes)."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(CPU_CHUNK, 1, 28, 28, generator=gen).to(device)
     t = torch.full((CPU_CHUNK,), 1, dtype=torch.long, device=device)
@@ -180,10 +191,7 @@ def _sampling_layout(model: torch.nn.Module, dtype: torch.dtype, device: torch.d
         with torch.inference_mode(), torch.autocast(device.type, dtype=dtype):
             model.to(memory_format=fmt)(x.contiguous(memory_format=fmt), t, *rest)
 
-    return faster_layout(run)
-
-
-def describe_machine() -> dict:
-    """What a result's numbers depend on besides its path: threads and CPU capability."""
-    return {"threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "native_bf16": bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())}
+    architecture = [type(model).__name__, [[name, list(t.shape)] for name, t in model.state_dict().items()]]
+    key = machine_key({"work": "sample", "device": str(device), "dtype": str(dtype), "chunk": CPU_CHUNK,
+                       "network": architecture})
+    return faster_layout(run, key=key)

@@ -33,7 +33,8 @@ from . import checkpoint as ckpt
 from .budget import plan_steps, probe_step_seconds
 from .compile_probe import MIN_PROBE_STEPS, compile_pays, compile_timings, probe_key
 from .device import resolve_device
-from .fastpath import NAIVE, TrainPath, default_train_path, describe_machine, faster_layout
+from .fastpath import NAIVE, TrainPath, default_train_path, faster_layout
+from .measured import describe_machine, machine_key
 from .protocol import check_protocol, horizon_free, ema_update_fn, evaluation_weights, is_schedule_free, lr_factor, make_optimizer
 
 
@@ -391,11 +392,14 @@ def _probe_compile(spec: DenoiserSpec, path: TrainPath, images: torch.Tensor, la
 def _probe_layout(spec: DenoiserSpec, path: TrainPath, images: torch.Tensor, labels: torch.Tensor | None, bs: int,
                   device: torch.device, **protocol) -> tuple[bool, dict[str, float]]:
     """Whether this run's step is faster channels-last than NCHW on this machine
-    (:func:`.fastpath.faster_layout`, a few steps of each on throw-away networks)."""
+    (:func:`.fastpath.faster_layout`, a few steps of each on throw-away networks; measured once
+    per machine, network, path, batch and optimiser)."""
+    key = machine_key({"work": "train", "device": str(device), "spec": spec.to_dict(), "batch": bs, **protocol,
+                       "path": dataclasses.replace(path, channels_last=False, compile=False).describe()})
     make_step = _throwaway_steps(spec, labels, bs, device, **protocol)
     steps = {cl: make_step(dataclasses.replace(path, channels_last=cl)) for cl in (False, True)}
     x0, gen = images[:bs].to(device), torch.Generator(device=device).manual_seed(0)
-    return faster_layout(lambda channels_last: steps[channels_last](x0, gen).item())
+    return faster_layout(lambda channels_last: steps[channels_last](x0, gen).item(), key=key)
 
 
 def _timed_horizon(source, minutes: float, entered: float, spec: DenoiserSpec, model: torch.nn.Module,

@@ -107,7 +107,7 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     **{f"class-conditional U-Net (16, 32, 64), w {w:g}": {**_conditional((16, 32, 64)), **_ddim(50, guidance=w)}
        for w in (0.0, 0.25, 0.5)},
     **{f"class-conditional U-Net (16, 32, 64), w {w:g}, DPM-Solver++ {k}": {**_conditional((16, 32, 64)), **_dpm_solver(k, guidance=w)}
-       for w, k in ((0.0, 20), (0.25, 10), (0.25, 20), (0.5, 20), (0.5, 15), (0.5, 25), (0.5, 30), (0.25, 30))},
+       for w, k in ((0.0, 20), (0.25, 10), (0.25, 20), (0.5, 20), (0.5, 15), (0.5, 25), (0.5, 30), (0.25, 30), (0.0, 30), (1.0, 30))},
     # guidance only where the noise level sigma_t lies in (0.28, 5.42] (Kynkaanniemi et al. 2024's interval):
     # 10 of DPM-Solver++ 20's steps, 30 network evaluations a sample instead of 40
     **{f"class-conditional U-Net (16, 32, 64), w {w:g} in (0.28, 5.42], DPM-Solver++ 20":

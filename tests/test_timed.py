@@ -45,6 +45,11 @@ def test_timed_candidate_and_peer_are_scored_stored_and_tabulated(tmp_path, monk
     same = ("steps", "images_seen", "time_budget", "network")
     assert {k: other["train"][k] for k in same} == {k: ours["train"][k] for k in same}
     assert other["sampling"]["options"]["steps"] == 3
+    monkeypatch.setitem(CANDIDATES, "tiny", {**tiny, "sampling": {"options": {"steps": 4, "eta": 0.0}}})  # the label moves on
+    moved = run_candidate("tiny", 0.02, 0, **kw)
+    assert moved["sampling"]["options"]["steps"] == 4  # its stored result was stale: computed again
+    assert {k: moved["train"][k] for k in same} == {k: ours["train"][k] for k in same}  # same network, sampled again
+    monkeypatch.setitem(CANDIDATES, "tiny", tiny)
     assert timed_path(tmp_path, "tiny, DDIM 3", 0.02, 0).name == "tiny--DDIM-3-0.02min-seed0.json"
     from ddpm_mnist.io import LockedError, exclusive
 

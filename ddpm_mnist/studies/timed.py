@@ -174,15 +174,15 @@ def run_candidate(label: str, minutes: float, seed: int, *, n_samples: int = 100
     them (stored; loaded when already there). ``wait=False``: raise
     :class:`~ddpm_mnist.io.LockedError` at once when another process is training the same network."""
     path = timed_path(results_dir, label, minutes, seed, folder)
-    if path.exists():
-        return _load(path)
     s, opts, sampling = candidate(label)
     spec = DenoiserSpec(s["model"], s.get("model_options", {}), s["T"], s["schedule"], s["loss"], s.get("value_range", "[-1,1]"))
+    if path.exists() and _same_candidate(stored := _load(path), spec, opts, sampling):
+        return stored
     key = network_key(spec, opts, minutes, seed)
     ck = path.parent / "checkpoints" / f"{key}.pt"
     with exclusive(ck.with_suffix(".lock"), wait=wait):
-        if path.exists():
-            return _load(path)
+        if path.exists() and _same_candidate(stored := _load(path), spec, opts, sampling):
+            return stored
         load = os.getloadavg()[0]
         images, labels = load_mnist(train=True, value_range=spec.value_range, subset=train_subset, seed=0, with_labels=True)
         result = train(spec, images, labels=labels if spec.num_classes else None, minutes=minutes, **opts, seed=seed,
@@ -236,6 +236,15 @@ def _run_peer(path: Path, minutes: float, seed: int, n_samples: int, device: str
 
 def _load(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def _same_candidate(result: dict, spec: DenoiserSpec, train_options: dict, sampling: dict) -> bool:
+    """Whether a stored ``result`` was computed with this configuration. A label keeps its name
+    when its recipe moves on (``fast``); a result of the recipe's earlier configuration is then
+    computed again (the network is reused where only the sampler changed)."""
+    stored = [result.get("spec"), result.get("options"), {k: v for k, v in result.get("sampling", {}).items() if k != "path"}]
+    return json.dumps(stored, sort_keys=True, default=str) == json.dumps(
+        json.loads(json.dumps([spec.to_dict(), train_options, sampling], default=str)), sort_keys=True, default=str)
 
 
 def evaluations_of(result: dict) -> int:

@@ -13,7 +13,11 @@ with classifier-free guidance, Ho & Salimans 2022) moved every metric more than 
 change; and the U-Net at half the width, (16, 32, 64), which trains more steps in the same
 minutes and costs less per evaluation, so that DPM-Solver++(2M) (Lu et al. 2022) with 30 steps,
 guided at every step (60 evaluations a sample), fits issue 28's sampling budget of 30 s for
-1,000 digits on two cores (``benchmarks/ten_minutes.py`` measures it); fewer steps cost recall. The rest
+1,000 digits on two cores (``benchmarks/ten_minutes.py`` measures it); fewer steps cost recall.
+The guidance scale is w = 0.25: the search's single seed put w = 0.5 first, but on the
+benchmark's three networks w = 0.5 left recall under issue 28's floor of 0.85 on every seed
+while w = 0.25 cleared it on every seed, at an FID the two could not separate (so w = 0.25 was
+then measured on three fresh networks, seeds 3-5). The rest
 is the starting point: v-prediction with Nichol & Dhariwal's cosine schedule over T = 1000 steps
 (:math:`\\bar\\alpha_T > 0`, so the v target is defined at every step), batch 64, AdamW at
 1e-3 and an EMA of the weights (0.995, its decay warmed up).
@@ -54,10 +58,10 @@ RECIPES: dict[str, Recipe] = {
         "fast",
         "class-conditional U-Net (16, 32, 64) (labels dropped from 10% of the batches), v-prediction, cosine-nichol "
         "schedule, T = 1000, batch 64, EMA 0.995 with warm-up; sampled ten of each digit with DPM-Solver++(2M), 30 steps, "
-        "classifier-free guidance w = 0.5",
+        "classifier-free guidance w = 0.25",
         spec={**START.spec, "model_options": {"channels": (16, 32, 64), "n_convs": 10, "num_classes": 10}},
         train=dict(START.train),
-        sampling={"sampler": "dpm-solver", "options": {"steps": 30}, "guidance": 0.5},
+        sampling={"sampler": "dpm-solver", "options": {"steps": 30}, "guidance": 0.25},
     ),
 }
 """The named presets (``fast``: the search's choice, see the module's docstring)."""

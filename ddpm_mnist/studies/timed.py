@@ -242,9 +242,11 @@ def _same_candidate(result: dict, spec: DenoiserSpec, train_options: dict, sampl
     """Whether a stored ``result`` was computed with this configuration. A label keeps its name
     when its recipe moves on (``fast``); a result of the recipe's earlier configuration is then
     computed again (the network is reused where only the sampler changed)."""
-    stored = [result.get("spec"), result.get("options"), {k: v for k, v in result.get("sampling", {}).items() if k != "path"}]
-    return json.dumps(stored, sort_keys=True, default=str) == json.dumps(
-        json.loads(json.dumps([spec.to_dict(), train_options, sampling], default=str)), sort_keys=True, default=str)
+    def plain(x: Any) -> Any:  # as stored: tuples become lists
+        return json.loads(json.dumps(x, default=str))
+
+    stored_sampling = {k: v for k, v in result.get("sampling", {}).items() if k != "path"}
+    return plain([result.get("spec"), result.get("options"), stored_sampling]) == plain([spec.to_dict(), train_options, sampling])
 
 
 def evaluations_of(result: dict) -> int:

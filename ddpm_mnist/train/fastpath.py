@@ -191,7 +191,7 @@ def _sampling_layout(model: torch.nn.Module, dtype: torch.dtype, device: torch.d
         with torch.inference_mode(), torch.autocast(device.type, dtype=dtype):
             model.to(memory_format=fmt)(x.contiguous(memory_format=fmt), t, *rest)
 
-    architecture = [type(model).__name__, [[name, list(t.shape)] for name, t in model.state_dict().items()]]
+    architecture = [type(model).__name__, [[name, list(p.shape)] for name, p in model.state_dict().items()]]
     key = machine_key({"work": "sample", "device": str(device), "dtype": str(dtype), "chunk": CPU_CHUNK,
                        "network": architecture})
     return faster_layout(run, key=key)

@@ -12,8 +12,10 @@ logs ``runner-a.log`` and ``runner-b.log``) train about 12% more images per seco
 one runner of two threads (83 + 83 against 148 images/s for the baseline U-Net's compiled
 step); a study's rule seeds stay in the lane of its first seeds. Lanes may also overlap: a run
 that another runner is training (it holds the lock beside the checkpoint) is put off to the end
-of this runner's list rather than trained twice, so a runner started late with the studies of a
-busier lane takes that lane's runs from where it is.
+of this runner's list rather than trained twice, and so is every later run on the same training
+trajectory (the same network at another length, :func:`ddpm_mnist.studies.runner.trajectory`),
+which would otherwise start again from an older, shorter checkpoint instead of continuing that
+run; a runner started late with the studies of a busier lane takes that lane's runs from where it is.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 
 from ddpm_mnist.studies.beyond import BEYOND
 from ddpm_mnist.studies.plan import BEYOND_RUNS, CHAPTER_RUNS, PROTOCOL_RUNS, run_order
-from ddpm_mnist.studies.runner import DirtyTreeError, PlannedRun, committed_code_version, load_result, plan, run
+from ddpm_mnist.studies.runner import DirtyTreeError, PlannedRun, committed_code_version, load_result, plan, run, trajectory
 from ddpm_mnist.io import LockedError
 from ddpm_mnist.studies.profiles import Profile, get_profile
 from ddpm_mnist.studies.protocol import PROTOCOL
@@ -48,13 +50,16 @@ def main() -> None:
     prof = get_profile(args.profile)
     planned = {name for name, _, _ in PROTOCOL_RUNS + CHAPTER_RUNS + BEYOND_RUNS}
     assert planned == set(every), "CHAPTER_RUNS and BEYOND_RUNS must cover every study"
-    put_off = []
+    put_off, held = [], set()
     for name, values, seeds in run_order(prof.name):
         if name not in args.studies:
             continue
         for r in plan(get_study(name), prof, seeds, values):
-            if not compute(name, r, prof, args.device, wait=False):
+            # a run on a trajectory that another runner is training waits for it too: it may
+            # continue that runner's run (a longer one) or be scored from its checkpoint
+            if trajectory(r.config) in held or not compute(name, r, prof, args.device, wait=False):
                 put_off.append((name, r))
+                held.add(trajectory(r.config))
     for name, r in put_off:  # another runner had them: wait for it, then score what is still missing
         compute(name, r, prof, args.device, wait=True)
 

@@ -10,7 +10,7 @@ import torch
 
 from ddpm_mnist.studies.beyond import FEWER_STEPS
 from ddpm_mnist.studies.config import RunConfig
-from ddpm_mnist.studies.runner import checkpoint_path, draw_samples, load_result, plan, run, run_dir, shard_of, shorter_checkpoint, study, tabulate
+from ddpm_mnist.studies.runner import checkpoint_path, draw_samples, load_result, plan, run, run_dir, shard_of, shorter_checkpoint, study, tabulate, trajectory
 from ddpm_mnist.studies.profiles import PROFILES, Profile, get_profile
 from ddpm_mnist.studies.report import DENSE, STUDIES, UNET
 from ddpm_mnist.studies.registry import get_study
@@ -162,6 +162,13 @@ def test_run_caches_resumes_and_detects_corruption(results):
     with pytest.warns(UserWarning, match="corrupt"):
         redone = run(config, results, device="cpu", progress=False)
     assert redone["metrics"]["fid"] == pytest.approx(fresh["metrics"]["fid"], rel=1e-4)
+
+
+def test_a_trajectory_is_one_network_at_any_length():
+    base = SMOKE.apply(UNET).with_param("epochs", 1.0)
+    assert trajectory(base) == trajectory(base.with_param("epochs", 3.0)) == trajectory(base.with_param("ddim_steps", 10))
+    assert trajectory(base) != trajectory(base.with_param("seed", 1))
+    assert trajectory(base) != trajectory(base.with_param("ema_decay", 0.995))  # another average is another training
 
 
 def test_longer_run_extends_shorter_one(results):

@@ -20,8 +20,7 @@ from .registry import get_study
 
 def _trajectory(result: dict) -> str:
     """Results on one training trajectory (the same run scored at several lengths, or continued) share this key."""
-    config = RunConfig.from_dict(result["config"])
-    return config.with_param("epochs", 1.0).train_hash()
+    return runner.trajectory(RunConfig.from_dict(result["config"]))
 
 
 def _training_seconds(lengths: list[dict]) -> float:

@@ -299,6 +299,13 @@ def _train_and_score(config: RunConfig, results_dir: str | Path, ck: Path, targe
     return final if final is not None else load_result(config, results_dir)
 
 
+def trajectory(config: RunConfig) -> str:
+    """A key shared by the configs of one training trajectory: those that differ from ``config``
+    at most in their length (``epochs``) and in how they are sampled and scored, so that a
+    shorter one may be a milestone of a longer one or be continued by it (:func:`shorter_checkpoint`)."""
+    return config.with_param("epochs", 1.0).train_hash()
+
+
 def shorter_checkpoint(config: RunConfig, results_dir: str | Path, up_to: float) -> tuple[Path, float] | None:
     """The final checkpoint of the longest finished run that is ``config`` trained for fewer
     epochs (at most ``up_to``), and its epochs; None if there is none. Training continues from

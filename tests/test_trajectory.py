@@ -35,6 +35,8 @@ def test_snapshots_are_one_row_per_run_shortest_first():
     assert list(snaps["FID"]) == [300.0, 60.0, 80.0, 40.0]
     assert snaps["its share"].iloc[1] == pytest.approx(0.7) and snaps["most frequent digit"].iloc[1] == 1
     assert snaps["class KL"].isna().all() and snaps["recall"].isna().all()  # results from before those metrics
+    rounded = {"1": [result("a", 0.01, 190.0, [100] + [0] * 9)], "5": [result("b", 0.01, 190.0, [100] + [0] * 9)]}
+    assert list(trajectory.snapshots(rounded)["report's epochs"]) == ["1 = 5"]  # both one step: one network
 
 
 def test_rises_are_the_neighbours_that_go_up():
@@ -55,7 +57,7 @@ def test_course_names_each_rise_and_sets_it_against_the_seed_spread():
 
 def test_course_of_a_falling_run_says_so_and_makes_no_claim_of_reversal():
     text = trajectory.course_text(trajectory.snapshots(THINNING), averaged=True, spread=4.0)
-    assert "lower at every length" in text and "averaged iterate" in text and "not at every length" not in text
+    assert "never higher at one length" in text and "averaged iterate" in text and "not at every length" not in text
     assert trajectory.course_text(trajectory.snapshots({"1": CROWDED["1"]}), False, 4.0).startswith("Seed 0's run has fewer")
 
 

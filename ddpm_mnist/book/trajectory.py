@@ -21,20 +21,21 @@ SNAPSHOT_COLUMNS = ["report's epochs", "epochs", "steps", "FID", "most frequent 
 
 def snapshots(results: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
     """One row per distinct length of one seed's run, shortest first, from ``results`` (report's
-    epochs label -> results, the first one used). Labels that the profile's cap maps onto one
-    run (the same stored result) share a row, "200 = 1000". Columns :data:`SNAPSHOT_COLUMNS`:
+    epochs label -> results, the first one used). Labels whose runs took the same number of
+    steps (the profile's cap, or lengths that round to one step) are one network and share a
+    row, "200 = 1000". Columns :data:`SNAPSHOT_COLUMNS`:
     ``its share`` of the samples the classifier reads as ``most frequent digit`` (0-1), ``class
     KL`` from the even mix of digits and ``recall`` (NaN where a result predates them)."""
-    rows: dict[str, dict] = {}
+    rows: dict[int, dict] = {}
     for label, runs in results.items():
         if not runs:
             continue
         r = runs[0]
-        if r["hash"] in rows:
-            rows[r["hash"]]["report's epochs"] += f" = {label}"
+        if r["train"]["steps"] in rows:  # one network: the same result, or lengths that round to the same steps
+            rows[r["train"]["steps"]]["report's epochs"] += f" = {label}"
             continue
         hist = np.asarray(r["metrics"]["digits"]["histogram"], dtype=float)
-        rows[r["hash"]] = {
+        rows[r["train"]["steps"]] = {
             "report's epochs": str(label), "epochs": float(r["train"]["epochs"]), "steps": int(r["train"]["steps"]),
             "FID": float(r["metrics"]["fid"]), "most frequent digit": int(hist.argmax()), "its share": float(hist.max() / hist.sum()),
             "digits covered": int(r["metrics"]["digits"]["classes_covered"]),
@@ -87,7 +88,7 @@ def course_text(snaps: pd.DataFrame, averaged: bool, spread: float, report: pd.S
     up = rises(snaps["FID"])
     report_text = _rising_stretches(report) if report is not None else ""
     if not up:
-        text += ", lower at every length than at the one before."
+        text += ", and it is never higher at one length than at the one before."
         if averaged:
             text += (" The protocol samples schedule-free AdamW's averaged iterate (Defazio et al., 2024), an average over"
                      " all the steps so far rather than the last step's weights, which is consistent with a curve that never turns up")

@@ -12,7 +12,7 @@ logs ``runner-a.log`` and ``runner-b.log``) train about 12% more images per seco
 one runner of two threads (83 + 83 against 148 images/s for the baseline U-Net's compiled
 step); a study's rule seeds stay in the lane of its first seeds. Lanes may also overlap: a run
 that another runner is training (it holds the lock beside the checkpoint) is put off to the end
-of this runner's list rather than trained twice, and so is every later run on the same training
+of this runner's list rather than trained twice, and so is every later run that would start on the same training
 trajectory (the same network at another length, :func:`ddpm_mnist.studies.runner.trajectory`),
 which would otherwise start again from an older, shorter checkpoint instead of continuing that
 run; a runner started late with the studies of a busier lane takes that lane's runs from where it is.
@@ -25,7 +25,7 @@ import time
 
 from ddpm_mnist.studies.beyond import BEYOND
 from ddpm_mnist.studies.plan import BEYOND_RUNS, CHAPTER_RUNS, PROTOCOL_RUNS, run_order
-from ddpm_mnist.studies.runner import DirtyTreeError, PlannedRun, committed_code_version, load_result, plan, run, trajectory
+from ddpm_mnist.studies.runner import DirtyTreeError, PlannedRun, checkpoint_path, committed_code_version, load_result, plan, run, trajectory
 from ddpm_mnist.io import LockedError
 from ddpm_mnist.studies.profiles import Profile, get_profile
 from ddpm_mnist.studies.protocol import PROTOCOL
@@ -55,9 +55,11 @@ def main() -> None:
         if name not in args.studies:
             continue
         for r in plan(get_study(name), prof, seeds, values):
-            # a run on a trajectory that another runner is training waits for it too: it may
-            # continue that runner's run (a longer one) or be scored from its checkpoint
-            if trajectory(r.config) in held or not compute(name, r, prof, args.device, wait=False):
+            # a run that would start on a trajectory another runner is training waits for it: it
+            # may continue that runner's run (a longer one) or be scored from its checkpoint; one
+            # that resumes its own checkpoint has nothing to wait for
+            starts = not checkpoint_path(r.config, prof.results_dir).exists()
+            if (starts and trajectory(r.config) in held) or not compute(name, r, prof, args.device, wait=False):
                 put_off.append((name, r))
                 held.add(trajectory(r.config))
     for name, r in put_off:  # another runner had them: wait for it, then score what is still missing

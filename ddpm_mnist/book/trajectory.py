@@ -19,6 +19,12 @@ SNAPSHOT_COLUMNS = ["report's epochs", "epochs", "steps", "FID", "most frequent 
                     "class KL", "recall"]
 
 
+def _metric(result: dict, name: str) -> float:
+    """A stored metric, NaN where the result predates it."""
+    value = result["metrics"].get(name)
+    return np.nan if value is None else float(value)
+
+
 def snapshots(results: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
     """One row per distinct length of one seed's run, shortest first, from ``results`` (report's
     epochs label -> results, the first one used). Labels whose runs took the same number of
@@ -39,8 +45,7 @@ def snapshots(results: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
             "report's epochs": str(label), "epochs": float(r["train"]["epochs"]), "steps": int(r["train"]["steps"]),
             "FID": float(r["metrics"]["fid"]), "most frequent digit": int(hist.argmax()), "its share": float(hist.max() / hist.sum()),
             "digits covered": int(r["metrics"]["digits"]["classes_covered"]),
-            "class KL": float(r["metrics"].get("class_kl") if r["metrics"].get("class_kl") is not None else np.nan),
-            "recall": float(r["metrics"].get("recall") if r["metrics"].get("recall") is not None else np.nan),
+            "class KL": _metric(r, "class_kl"), "recall": _metric(r, "recall"),
         }
     table = pd.DataFrame(list(rows.values()), columns=SNAPSHOT_COLUMNS)
     return table.sort_values("steps", kind="stable").reset_index(drop=True)

@@ -221,6 +221,15 @@ def test_smoke_study_table(results):
     assert load_result(SMOKE.apply(st.config_for(1)), results) is not None
 
 
+def test_a_background_profile_builds_its_chapters_from_stored_results_and_never_trains(results):
+    from ddpm_mnist.studies.plan import run_study
+
+    assert PROFILES["cpu"].background and PROFILES["cpu-next"].background and not SMOKE.background
+    table = run_study("channels", "cpu-next", [0], results, "cpu")  # an empty folder: nothing may train
+    assert table["fid_mean"].isna().all() and (table["n_seeds"] == 0).all()
+    assert not any(results.rglob("result.json")) and not any(results.rglob("*.pt"))
+
+
 def test_draw_samples_uses_the_sampler_the_config_names():
     ancestral, ddim = FEWER_STEPS["ancestral, 100 steps"], FEWER_STEPS["DDIM eta=1, 10 steps"]
     ancestral, ddim = ancestral.with_param("T", 10), ddim.with_param("T", 10).with_param("ddim_steps", 3)

@@ -266,12 +266,13 @@ def run_study(name: str, profile: str, seeds: Sequence[int], results_dir: str | 
     """:func:`ddpm_mnist.studies.runner.study`, quiet in the smoke profile; the table holds every
     stored result of ``seeds``.
 
-    ``train_missing`` None: train missing runs except at the ``cpu`` profile, whose results are
-    computed in the background and committed (the published build never trains; a missing
-    cell shows as "—"). For the studies of :data:`RULE_STUDIES` the first seed is trained for
+    ``train_missing`` None: train missing runs except at a profile whose results are computed in
+    the background and committed (:attr:`~ddpm_mnist.studies.profiles.Profile.background`: the
+    ``cpu`` profile and its re-run ``cpu-next``; the book never trains there, and a missing cell
+    shows as "—"). For the studies of :data:`RULE_STUDIES` the first seed is trained for
     every value and the others only for the values that :func:`close_values` picks."""
     if train_missing is None:
-        train_missing = profile != "cpu"
+        train_missing = not get_profile(profile).background
     kw = dict(results_dir=results_dir, device=device, progress=profile != "smoke")
     if not train_missing:
         return runner.tabulate(get_study(name), get_profile(profile), seeds, results_dir_for(profile, results_dir), values)

@@ -112,6 +112,10 @@ class Profile:
     """Which values of a study get further seeds (:mod:`ddpm_mnist.studies.plan`): ``neighbours``
     (within twice the seed spread of a neighbouring value) or ``choice`` (not yet separable from
     the report's choice, or better)."""
+    background: bool = False
+    """Whether the profile's results are computed in the background (``scripts/run_profile.py``)
+    and committed: a chapter built at such a profile loads what is stored and never trains (a
+    missing cell shows as "—"), so building it is quick and never competes with the runners."""
 
     def __post_init__(self):
         if self.precision not in (None, *PRECISIONS):
@@ -155,10 +159,10 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", 0.002, 2, 128, 8, "CI: seconds per chapter; numbers meaningless"),
     "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book, computed on 2 CPU cores", precision="float32",
-                   compile=False),
+                   compile=False, background=True),
     "paper": Profile("paper", 1.0, None, None, 10_000, "the report's budget: full data, its epochs, 10,000 samples"),
     "cpu-next": Profile("cpu-next", 0.06, 12, None, 1000, "the cpu profile's re-run under its next protocol", precision="float32",
-                        compile=False, protocol=NEXT_PROTOCOL, folder="cpu", seed_rule="choice"),
+                        compile=False, protocol=NEXT_PROTOCOL, folder="cpu", seed_rule="choice", background=True),
 }
 
 

@@ -258,6 +258,36 @@ def test_paired_gap_uses_only_the_common_seeds():
     assert book.paired_gap(worse, pd.Series({"seeds": [5], "fids": [1.0]}))[0] == []
 
 
+def test_seed_span_is_set_against_each_runs_seed0_difference_from_the_choice(monkeypatch):
+    import pandas as pd
+
+    from ddpm_mnist.book import analysis
+
+    monkeypatch.setattr(analysis, "tuned_row", lambda profile, results_dir=None: pd.Series({"n_seeds": 3, "fids": [50.0, 60.0, 54.0], "fid_std": 5.0}))
+    expected = {"smaller": 0, "n": 0}
+
+    def tabulate(st, prof, seeds, folder, values=None):
+        labels = [st.label(v) for v in st.values]
+        choice = st.label(st.report_choice)
+        runs = {label: ("choice" if label == choice else "shared" if i >= len(labels) - 2 and st.param == "epochs" else label)
+                for i, label in enumerate(labels)}
+        gaps = {label: 0.0 if runs[label] == "choice" else (4.0 if i % 2 else 25.0) for i, label in enumerate(labels)}
+        if st.name != "models":
+            for run in {runs[label] for label in labels} - {"choice"}:
+                gap = next(gaps[label] for label in labels if runs[label] == run)
+                expected["n"] += 1
+                expected["smaller"] += gap < 10.0
+        return pd.DataFrame({"value": labels, "run": [runs[label] for label in labels], "fid_mean": [55.0 + gaps[label] for label in labels]})
+
+    monkeypatch.setattr(analysis.runner, "tabulate", tabulate)
+    text = analysis.seed_span_text("cpu")
+    assert expected["n"] > 0 < expected["smaller"] < expected["n"]
+    assert text.startswith("The seeds span 10.00 FID (standard deviation 5.00)")
+    assert f"wider than {expected['smaller']} of the {expected['n']} differences" in text
+    monkeypatch.setattr(analysis, "tuned_row", lambda profile, results_dir=None: pd.Series({"n_seeds": 1, "fids": [50.0], "fid_std": float("nan")}))
+    assert "not measured yet" in analysis.seed_span_text("cpu")
+
+
 def test_digit_share_is_the_classifier_fraction():
     from ddpm_mnist import book
 

@@ -178,6 +178,33 @@ def tuned_reference(profile: str, results_dir: str | Path | None = None) -> str:
             f"{int(row['n_seeds'])} seed{'s' if row['n_seeds'] > 1 else ''}) scores FID {row['fid_mean']:.2f}{spread}.")
 
 
+def seed_span_text(profile: str, results_dir: str | Path | None = None) -> str:
+    """One sentence setting the baseline's spread over its seeds (:data:`RULE_SEEDS`; span =
+    highest minus lowest FID) against the differences the report ranks its choices by: the
+    seed-0 FID of each value of its U-Net studies (not the model comparison) minus that of the
+    report's choice, each run once (values that share the choice's run left out)."""
+    base = tuned_row(profile, results_dir)
+    if base["n_seeds"] < 2:
+        return "The baseline's spread over seeds is not measured yet (it needs two seeds)."
+    span = max(base["fids"]) - min(base["fids"])
+    prof, folder = get_profile(profile), results_dir_for(profile, results_dir)
+    gaps = []
+    for name, st in STUDIES.items():
+        if name == "models":
+            continue
+        t = runner.tabulate(st, prof, [0], folder).set_index("value")
+        choice = t.loc[st.label(st.report_choice)]
+        others = t[(t["run"] != choice["run"]) & t["fid_mean"].notna()].drop_duplicates("run")  # a shared run counts once
+        gaps += list((others["fid_mean"] - choice["fid_mean"]).abs().dropna())
+    if not gaps:
+        return (f"The seeds span {span:.2f} FID (standard deviation {base['fid_std']:.2f}); no study value has a seed-0 "
+                "result to set it against yet.")
+    smaller = sum(g < span for g in gaps)
+    return (f"The seeds span {span:.2f} FID (standard deviation {base['fid_std']:.2f}): wider than {smaller} of the "
+            f"{len(gaps)} differences between a value of the report's U-Net studies and the report's choice (seed 0 "
+            f"each), which the report ranks its choices by.")
+
+
 def digit_share(result: dict, digit: int) -> float:
     """Fraction (0-1) of a stored run's scored samples that the MNIST classifier reads as ``digit``."""
     hist = result["metrics"]["digits"]["histogram"]

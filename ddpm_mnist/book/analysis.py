@@ -8,13 +8,17 @@ prose, so the text and the tables cannot disagree, and each can be unit-tested.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
+from .. import data
+from ..eval import ink
 from ..studies import runner
 from ..studies.beyond import BEYOND, TUNED
 from ..studies.config import RunConfig
@@ -203,6 +207,41 @@ def seed_span_text(profile: str, results_dir: str | Path | None = None) -> str:
     return (f"The seeds span {span:.2f} FID (standard deviation {base['fid_std']:.2f}): wider than {smaller} of the "
             f"{len(gaps)} differences between a value of the report's U-Net studies and the report's choice (seed 0 "
             f"each), which the report ranks its choices by.")
+
+
+CENTRE_BLOB = 0.4
+"""Share of a sample's ink in the central quarter of the frame above which :func:`speckle_look`
+calls the ink gathered around a blob (evenly spread ink puts 0.25 there, a test digit about 0.7)."""
+
+
+def sample_ink(result: dict) -> tuple[float, float]:
+    """Median ink (pixels' worth) and median share of it in the central 14 × 14 pixels of a stored
+    run's saved samples (the grid's), :mod:`ddpm_mnist.eval.ink`."""
+    samples = torch.from_numpy(np.asarray(result["samples"]))
+    return ink.ink(samples).median().item(), ink.centre_share(samples).nanmedian().item()
+
+
+@functools.cache
+def test_digit_ink() -> tuple[float, float]:
+    """:func:`sample_ink`'s two medians for the MNIST test digits."""
+    digits = data.load_mnist_uint8(train=False)[0]
+    return ink.ink(digits).median().item(), ink.centre_share(digits).nanmedian().item()
+
+
+def ink_text(result: dict) -> str:
+    """"a median of 46 pixels' worth of ink, against 101 for an MNIST test digit"."""
+    return f"a median of {sample_ink(result)[0]:.0f} pixels' worth of ink, against {test_digit_ink()[0]:.0f} for an MNIST test digit"
+
+
+def speckle_look(result: dict) -> str:
+    """What the grid of a model that draws no strokes shows, from where the ink of its samples
+    lies: "speckle spread over the whole frame (...)" or "speckle gathered around a blob at the
+    centre (...)", with the two medians of :func:`sample_ink` against the test digits'."""
+    amount, centre = sample_ink(result)
+    test_amount, test_centre = test_digit_ink()
+    where = "gathered around a blob at the centre" if centre >= CENTRE_BLOB else "spread over the whole frame"
+    return (f"speckle {where} (a median of {amount:.0f} pixels' worth of ink, {centre:.0%} of it in the central quarter of "
+            f"the frame; an MNIST test digit has {test_amount:.0f}, {test_centre:.0%} of it there)")
 
 
 def digit_share(result: dict, digit: int) -> float:

@@ -288,6 +288,30 @@ def test_seed_span_is_set_against_each_runs_seed0_difference_from_the_choice(mon
     assert "not measured yet" in analysis.seed_span_text("cpu")
 
 
+def test_blind_spot_text_states_only_what_the_metrics_show():
+    import pandas as pd
+
+    from ddpm_mnist.book import analysis
+
+    def spots(off_precision, crowded_kl):
+        table = pd.DataFrame([
+            {"case": "the baseline", "run": "the baseline (T = 15), seed 0", "stored FID": 55.0, "precision": 0.8, "recall": 0.25, "class_kl": 0.3},
+            {"case": "off the digits", "run": "noising steps T = 100, seed 0", "stored FID": 60.0, "precision": off_precision, "recall": 0.1, "class_kl": 0.5},
+            {"case": "crowded", "run": "x-prev-l1, seed 1", "stored FID": 70.0, "precision": 0.85, "recall": 0.05, "class_kl": crowded_kl}])
+        table.attrs["candidates"] = 12
+        return table
+
+    found = analysis.blind_spot_text(spots(0.5, 1.6))
+    assert found.startswith("Of the 12 stored runs that score at most 1.5 times the baseline's FID, noising steps T = 100, seed 0 falls")
+    assert "precision 0.50 against 0.80" in found and "x-prev-l1, seed 1 crowds them onto a few" in found
+    none = analysis.blind_spot_text(spots(0.75, 0.4))
+    assert "none falls far below the baseline's precision of 0.80" in none and "None of those whose samples are digits crowds" in none
+    assert "falls furthest" not in none and "crowds them" not in none
+    empty = spots(0.5, 1.6).iloc[:1]
+    empty.attrs["candidates"] = 0
+    assert "No stored run" in analysis.blind_spot_text(empty)
+
+
 def test_digit_share_is_the_classifier_fraction():
     from ddpm_mnist import book
 

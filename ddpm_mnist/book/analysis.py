@@ -656,24 +656,86 @@ def protocol_choice(table: pd.DataFrame, min_seeds: int = 5) -> dict[str, str]:
     return out
 
 
-def stored_sample_quality(cases: Sequence[tuple[str, str, Any, int]], profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
-    """Every metric (:func:`ddpm_mnist.eval.metrics.quality_row`) of the 100 samples stored with
-    each run of ``cases`` (label, study, value, seed), beside the run's own FID on all its samples.
-    Cases without a stored result are left out. Columns: ``samples``, ``stored FID``, then
-    :func:`~ddpm_mnist.eval.metrics.quality_row`'s (its ``fid`` as ``FID of these 100``)."""
-    import torch
+BLIND_SPOT_MARGIN = 1.5
+""":func:`fid_blind_spots` looks among the runs whose FID is at most this many times the baseline's."""
 
+
+def fid_blind_spots(profile: str, results_dir: str | Path | None = None, margin: float = BLIND_SPOT_MARGIN) -> pd.DataFrame:
+    """Where an FID close to the baseline's hides worse samples, among the stored runs of the
+    report's U-Net studies (every stored seed of :data:`RULE_SEEDS`, each run once) that score an
+    FID of at most ``margin`` times the baseline's (seed 0). Three rows: the baseline itself;
+    ``off the digits``, the lowest precision among the runs that do not buy it back in recall
+    (recall no higher than the baseline's: a run that trades precision for variety is not one
+    the FID misjudges); ``crowded``, the highest class KL among the runs whose samples are
+    digits (precision at least the baseline's less 0.1). Every metric is
+    :func:`ddpm_mnist.eval.metrics.quality_row` of the 100 samples stored with each run (so
+    results that predate the stored metrics compare too). Columns: ``case``, ``run``, ``stored
+    FID``, ``precision``, ``recall``, ``class_kl``; a case with no candidate is left out; the
+    attribute ``candidates`` holds how many runs were searched. Empty without a baseline."""
     from ..eval import metrics
 
-    rows = []
-    for label, name, value, seed in cases:
-        found = runner.study_results(name, profile, [seed], results_dir, [value]).get(get_study(name).label(value))
-        if found:
-            images = torch.as_tensor(found[0]["samples"])[:, None]
-            quality = metrics.quality_row(images)
-            quality["FID of these 100"] = quality.pop("fid")
-            rows.append({"samples": label, "stored FID": found[0]["metrics"]["fid"], **quality})
-    return pd.DataFrame(rows)
+    columns = ["case", "run", "stored FID", "precision", "recall", "class_kl"]
+    base = runner.study_results("models", profile, [0], results_dir, ["unet"]).get("unet")
+    if not base:
+        return pd.DataFrame(columns=columns)
+    ceiling = margin * base[0]["metrics"]["fid"]
+    runs: dict[str, tuple[str, dict]] = {}
+    for name, st in STUDIES.items():
+        if name == "models":
+            continue
+        for value, results in runner.study_results(name, profile, RULE_SEEDS, results_dir).items():
+            for r in results:
+                if r["metrics"]["fid"] <= ceiling and r["hash"] not in runs and r["hash"] != base[0]["hash"]:
+                    runs[r["hash"]] = (f"{named_value(st, value)}, seed {r['seed']}", r)
+
+    def scored(label: str, r: dict) -> dict:
+        quality = metrics.quality_row(torch.as_tensor(np.asarray(r["samples"]))[:, None])
+        return {"run": label, "stored FID": r["metrics"]["fid"], **{k: quality[k] for k in columns[3:]}}
+
+    mine = scored("the baseline (T = 15), seed 0", base[0])
+    others = [scored(label, r) for label, r in runs.values()]
+    rows = [{"case": "the baseline", **mine}]
+    off = [o for o in others if o["recall"] <= mine["recall"]]
+    if off:
+        rows.append({"case": "off the digits", **min(off, key=lambda o: o["precision"])})
+    digits = [o for o in others if o["precision"] >= mine["precision"] - 0.1]
+    if digits:
+        rows.append({"case": "crowded", **max(digits, key=lambda o: o["class_kl"])})
+    table = pd.DataFrame(rows, columns=columns)
+    table.attrs["candidates"] = len(others)
+    return table
+
+
+def blind_spot_text(table: pd.DataFrame, margin: float = BLIND_SPOT_MARGIN) -> str:
+    """What :func:`fid_blind_spots` found: whether the ``off the digits`` run falls clearly below
+    the baseline's precision (by more than 0.1), and whether the ``crowded`` run is crowded onto a
+    few digits (class KL above 1, about what three equally used digits give: log(10/3) = 1.2)."""
+    if not len(table):
+        return "The baseline has no stored result at this profile yet."
+    cases = table.set_index("case")
+    base = cases.loc["the baseline"]
+    n = table.attrs.get("candidates", 0)
+    if not n:
+        return "No stored run of the report's studies scores close enough to the baseline to compare yet."
+    within = f"Of the {n} stored runs that score at most {margin:g} times the baseline's FID"
+    off = cases.loc["off the digits"] if "off the digits" in cases.index else None
+    if off is not None and base["precision"] - off["precision"] > 0.1:
+        first = (f"{within}, {off['run']} falls furthest off the digits without buying it back in variety: FID "
+                 f"{off['stored FID']:.2f} against the baseline's {base['stored FID']:.2f}, but precision {off['precision']:.2f} "
+                 f"against {base['precision']:.2f} and recall {off['recall']:.2f} against {base['recall']:.2f}.")
+    else:
+        lowest = f" (the lowest of those with no better recall: {off['precision']:.2f}, {off['run']})" if off is not None else ""
+        first = f"{within}, none falls far below the baseline's precision of {base['precision']:.2f}{lowest}."
+    crowded = cases.loc["crowded"] if "crowded" in cases.index else None
+    if crowded is not None and crowded["class_kl"] > 1.0:
+        second = (f"Among those whose samples are digits, {crowded['run']} crowds them onto a few: precision "
+                  f"{crowded['precision']:.2f} and recall {crowded['recall']:.2f}, with a class KL of {crowded['class_kl']:.2f}.")
+    elif crowded is not None:
+        second = (f"None of those whose samples are digits crowds onto a few: the highest class KL is "
+                  f"{crowded['class_kl']:.2f} ({crowded['run']}), against 2.30 for a single digit.")
+    else:
+        second = "No other run keeps the baseline's precision."
+    return f"{first} {second}"
 
 
 def numerical_path(result: dict) -> str:

@@ -288,6 +288,29 @@ def test_seed_span_is_set_against_each_runs_seed0_difference_from_the_choice(mon
     assert "not measured yet" in analysis.seed_span_text("cpu")
 
 
+def test_fid_blind_spots_pick_the_runs_the_fid_misjudges(monkeypatch):
+    from ddpm_mnist.book import analysis
+
+    def result(h, seed, fid, precision, recall, class_kl):
+        return {"hash": h, "seed": seed, "samples": [], "metrics": {"fid": fid, "precision": precision, "recall": recall,
+                                                                     "class_kl": class_kl, "n_samples": 1000}}
+
+    base = result("base", 0, 50.0, 0.8, 0.3, 0.2)
+    runs = {"loss": {"x-prev-l2": [base], "x-prev-l1": [result("varied", 0, 40.0, 0.5, 0.6, 0.1)],  # recall buys it back
+                     "mu-tilde-l1": [result("off", 1, 70.0, 0.6, 0.2, 0.4), result("far", 2, 80.0, 0.1, 0.0, 2.3)]},  # far: above 1.5x
+            "batch-size": {"64": [result("crowd", 0, 60.0, 0.75, 0.1, 1.4), result("blob", 1, 55.0, 0.3, 0.1, 1.9)]}}
+
+    def study_results(name, profile, seeds, results_dir=None, values=None):
+        return {"unet": [base]} if name == "models" else runs.get(name, {})
+
+    monkeypatch.setattr(analysis.runner, "study_results", study_results)
+    table = analysis.fid_blind_spots("cpu").set_index("case")
+    assert table.attrs["candidates"] == 4 and table.attrs["stored"] and table.attrs["samples"] == 1000
+    assert table.loc["off the digits", "run"] == "batch size = 64, seed 1"  # the blob: lowest precision, no better recall
+    assert table.loc["crowded", "run"] == "batch size = 64, seed 0"  # the blob's class KL is higher, but it is no digit set
+    assert table.loc["the baseline", "stored FID"] == 50.0
+
+
 def test_blind_spot_text_states_only_what_the_metrics_show():
     import pandas as pd
 

@@ -667,11 +667,13 @@ def fid_blind_spots(profile: str, results_dir: str | Path | None = None, margin:
     ``off the digits``, the lowest precision among the runs that do not buy it back in recall
     (recall no higher than the baseline's: a run that trades precision for variety is not one
     the FID misjudges); ``crowded``, the highest class KL among the runs whose samples are
-    digits (precision at least the baseline's less 0.1). Every metric is
-    :func:`ddpm_mnist.eval.metrics.quality_row` of the 100 samples stored with each run (so
-    results that predate the stored metrics compare too). Columns: ``case``, ``run``, ``stored
-    FID``, ``precision``, ``recall``, ``class_kl``; a case with no candidate is left out; the
-    attribute ``candidates`` holds how many runs were searched. Empty without a baseline."""
+    digits (precision at least the baseline's less 0.1). The metrics are those each result
+    stores (on all its scored samples) when every run searched has them; otherwise, so that
+    all compare, :func:`ddpm_mnist.eval.metrics.quality_row` of the 100 samples stored with each
+    run. Columns: ``case``, ``run``, ``stored FID``, ``precision``, ``recall``, ``class_kl``; a
+    case with no candidate is left out; the attributes ``candidates`` (how many runs were
+    searched), ``stored`` (whether the stored metrics were used) and ``samples`` (how many
+    samples per run the metrics saw). Empty without a baseline."""
     from ..eval import metrics
 
     columns = ["case", "run", "stored FID", "precision", "recall", "class_kl"]
@@ -688,8 +690,10 @@ def fid_blind_spots(profile: str, results_dir: str | Path | None = None, margin:
                 if r["metrics"]["fid"] <= ceiling and r["hash"] not in runs and r["hash"] != base[0]["hash"]:
                     runs[r["hash"]] = (f"{named_value(st, value)}, seed {r['seed']}", r)
 
+    stored = all(all(k in r["metrics"] for k in columns[3:]) for r in [base[0], *(r for _, r in runs.values())])
+
     def scored(label: str, r: dict) -> dict:
-        quality = metrics.quality_row(torch.as_tensor(np.asarray(r["samples"]))[:, None])
+        quality = r["metrics"] if stored else metrics.quality_row(torch.as_tensor(np.asarray(r["samples"]))[:, None])
         return {"run": label, "stored FID": r["metrics"]["fid"], **{k: quality[k] for k in columns[3:]}}
 
     mine = scored("the baseline (T = 15), seed 0", base[0])
@@ -703,6 +707,8 @@ def fid_blind_spots(profile: str, results_dir: str | Path | None = None, margin:
         rows.append({"case": "crowded", **max(digits, key=lambda o: o["class_kl"])})
     table = pd.DataFrame(rows, columns=columns)
     table.attrs["candidates"] = len(others)
+    table.attrs["stored"] = stored
+    table.attrs["samples"] = base[0]["metrics"]["n_samples"] if stored else len(base[0]["samples"])
     return table
 
 

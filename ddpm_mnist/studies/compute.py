@@ -6,6 +6,7 @@ scored at several lengths of one training is counted once (:func:`_training_seco
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from itertools import groupby
 from pathlib import Path
@@ -60,22 +61,40 @@ def _compute(results: list[dict]) -> tuple[float, float]:
     return sum(_training_seconds(list(by_steps.values())) for by_steps in lengths.values()), sample
 
 
+def _label(st, values: list | None, seeds: list[int]) -> str:
+    """A compute row's name: the study, the values of a batch (their count where listing them
+    would not fit a table cell) and the seeds other than the first."""
+    label = f"{st.section} {st.title}"
+    if values:
+        listed = ", ".join(map(str, values))
+        label += f" ({listed})" if len(listed) <= 40 else f" ({len(values)} values)"
+    return label + (f", seeds {', '.join(map(str, seeds))}" if seeds != [0] else "")
+
+
+def _by_study(profile: str, results_dir: str | Path | None = None) -> Iterator[tuple[str, list[dict]]]:
+    """The stored results the chapters use (:func:`run_order`, the seed rule's further seeds
+    included), as (row label, results) per study and batch of seeds."""
+    for (name, seeds), entries in groupby(run_order(profile, results_dir), key=lambda e: (e[0], e[2])):
+        batches = [values for _, values, _ in entries]  # the epochs rule's one-value batches make one row
+        values = None if None in batches else list(dict.fromkeys(v for b in batches for v in b))
+        results = [r for rs in runner.study_results(name, profile, seeds, results_dir, values).values() for r in rs]
+        yield _label(get_study(name), values, seeds), results
+
+
+def results_used(profile: str, results_dir: str | Path | None = None) -> list[dict]:
+    """Every stored result the chapters of ``profile`` use, each once."""
+    return list({r["hash"]: r for _, results in _by_study(profile, results_dir) for r in results}.values())
+
+
 def compute_time(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
     """Compute spent per study (training, sampling, scoring), from the stored results it uses
     (:func:`run_order`, the seed rule's further seeds included), and a last row with the total
     (a run shared by several studies, such as the baseline, is counted in each study's row but
     once in the total)."""
     rows, everything = [], []
-    for (name, seeds), entries in groupby(run_order(profile, results_dir), key=lambda e: (e[0], e[2])):
-        st = get_study(name)
-        batches = [values for _, values, _ in entries]  # the epochs rule's one-value batches make one row
-        values = None if None in batches else list(dict.fromkeys(v for b in batches for v in b))
-        results = [r for rs in runner.study_results(name, profile, seeds, results_dir, values).values() for r in rs]
+    for label, results in _by_study(profile, results_dir):
         everything += results
         train, sample = _compute(results)
-        label = f"{st.section} {st.title}" + (f" ({', '.join(map(str, values))})" if values else "")
-        if seeds != [0]:
-            label += f", seeds {', '.join(map(str, seeds))}"
         rows.append({"study": label, "runs": len({r['hash'] for r in results}),
                      "training (min)": round(train / 60, 1), "sampling + scoring (min)": round(sample / 60, 1)})
     train, sample = _compute(everything)

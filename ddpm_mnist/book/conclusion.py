@@ -17,7 +17,7 @@ import pandas as pd
 from ..studies.beyond import BEYOND
 from ..studies.plan import tuned_row
 from ..studies.report import STUDIES
-from .analysis import against_baseline, beyond_cells, fid_text, named_value, sampling_spread
+from .analysis import against_baseline, beyond_cells, fid_text, listing, named_value, sampling_spread
 from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_SEPARABLE
 
 CHAPTERS = {"models": "unet", "fewer-steps": "beyond-ddim", "ema": "beyond-ema", "eps-fixes": "beyond-eps",
@@ -40,10 +40,6 @@ def _studies(n: int) -> str:
     return f"{n} stud{'y' if n == 1 else 'ies'}"
 
 
-def _listing(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def verdict_groups(summary: pd.DataFrame) -> dict[str, str]:
     """Sentences for the report's studies by verdict, from :func:`.analysis.summary` (indexed by
     study name): ``holds``, ``contradicted`` and ``open`` (not separable at this budget), each
@@ -55,14 +51,14 @@ def verdict_groups(summary: pd.DataFrame) -> dict[str, str]:
     out = {"holds": "", "contradicted": "", "open": ""}
     if by[CONFIRMED]:
         out["holds"] = (f"The report's choice holds in {len(by[CONFIRMED])} of {_studies(n)}: "
-                        f"{_listing([_study_link(s) for s in by[CONFIRMED]])}. ")
+                        f"{listing([_study_link(s) for s in by[CONFIRMED]])}. ")
     if by[CONTRADICTED]:
         out["contradicted"] = (f"It is contradicted in {_studies(len(by[CONTRADICTED]))}: "
                                + "; ".join(f"{_study_link(s)}, where {summary.loc[s, 'evidence']}" for s in by[CONTRADICTED])
                                + ". ")
     if by[NOT_SEPARABLE]:
         out["open"] = (f"This budget cannot separate the values of {_studies(len(by[NOT_SEPARABLE]))}: "
-                       f"{_listing([_study_link(s) for s in by[NOT_SEPARABLE]])}. ")
+                       f"{listing([_study_link(s) for s in by[NOT_SEPARABLE]])}. ")
     out["count"] = (f"{len(by[CONFIRMED])} confirmed, {len(by[CONTRADICTED])} contradicted, "
                     f"{len(by[NOT_SEPARABLE])} not separable, of {_studies(n)}")
     return out

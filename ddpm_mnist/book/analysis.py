@@ -678,6 +678,26 @@ def protocol_choice(table: pd.DataFrame, min_seeds: int = 5) -> dict[str, str]:
     return out
 
 
+QUALITY = ("precision", "recall", "class_kl")
+
+
+def comparable_quality(results: Sequence[dict]) -> tuple[list[dict[str, float]], bool, int]:
+    """Precision, recall and class KL of each stored result, measured the same way for all: the
+    metrics the results store (on all their scored samples) when every one has them; otherwise
+    :func:`ddpm_mnist.eval.metrics.quality_row` of the samples stored with each (100 at the
+    ``cpu`` profile), so that results that predate the stored metrics compare too. Returns the
+    dicts (``QUALITY`` keys), whether the stored metrics were used and the samples per result."""
+    from ..eval import metrics
+
+    if not results:
+        return [], True, 0
+    stored = all(all(k in r["metrics"] for k in QUALITY) for r in results)
+    if stored:
+        return [{k: r["metrics"][k] for k in QUALITY} for r in results], True, results[0]["metrics"]["n_samples"]
+    measured = [metrics.quality_row(torch.as_tensor(np.asarray(r["samples"]))[:, None]) for r in results]
+    return [{k: q[k] for k in QUALITY} for q in measured], False, len(results[0]["samples"])
+
+
 BLIND_SPOT_MARGIN = 1.5
 """:func:`fid_blind_spots` looks among the runs whose FID is at most this many times the baseline's."""
 
@@ -689,15 +709,11 @@ def fid_blind_spots(profile: str, results_dir: str | Path | None = None, margin:
     ``off the digits``, the lowest precision among the runs that do not buy it back in recall
     (recall no higher than the baseline's: a run that trades precision for variety is not one
     the FID misjudges); ``crowded``, the highest class KL among the runs whose samples are
-    digits (precision at least the baseline's less 0.1). The metrics are those each result
-    stores (on all its scored samples) when every run searched has them; otherwise, so that
-    all compare, :func:`ddpm_mnist.eval.metrics.quality_row` of the 100 samples stored with each
-    run. Columns: ``case``, ``run``, ``stored FID``, ``precision``, ``recall``, ``class_kl``; a
+    digits (precision at least the baseline's less 0.1). The metrics are
+    :func:`comparable_quality`'s. Columns: ``case``, ``run``, ``stored FID``, ``precision``, ``recall``, ``class_kl``; a
     case with no candidate is left out; the attributes ``candidates`` (how many runs were
     searched), ``stored`` (whether the stored metrics were used) and ``samples`` (how many
     samples per run the metrics saw). Empty without a baseline."""
-    from ..eval import metrics
-
     columns = ["case", "run", "stored FID", "precision", "recall", "class_kl"]
     base = runner.study_results("models", profile, [0], results_dir, ["unet"]).get("unet")
     if not base:
@@ -712,14 +728,10 @@ def fid_blind_spots(profile: str, results_dir: str | Path | None = None, margin:
                 if r["metrics"]["fid"] <= ceiling and r["hash"] not in runs and r["hash"] != base[0]["hash"]:
                     runs[r["hash"]] = (f"{named_value(st, value)}, seed {r['seed']}", r)
 
-    stored = all(all(k in r["metrics"] for k in columns[3:]) for r in [base[0], *(r for _, r in runs.values())])
-
-    def scored(label: str, r: dict) -> dict:
-        quality = r["metrics"] if stored else metrics.quality_row(torch.as_tensor(np.asarray(r["samples"]))[:, None])
-        return {"run": label, "stored FID": r["metrics"]["fid"], **{k: quality[k] for k in columns[3:]}}
-
-    mine = scored("the baseline (T = 15), seed 0", base[0])
-    others = [scored(label, r) for label, r in runs.values()]
+    qualities, stored, n = comparable_quality([base[0], *(r for _, r in runs.values())])
+    scored = [{"run": label, "stored FID": r["metrics"]["fid"], **{k: q[k] for k in columns[3:]}}
+              for (label, r), q in zip([("the baseline (T = 15), seed 0", base[0]), *runs.values()], qualities)]
+    mine, others = scored[0], scored[1:]
     rows = [{"case": "the baseline", **mine}]
     off = [o for o in others if o["recall"] <= mine["recall"]]
     if off:
@@ -730,7 +742,7 @@ def fid_blind_spots(profile: str, results_dir: str | Path | None = None, margin:
     table = pd.DataFrame(rows, columns=columns)
     table.attrs["candidates"] = len(others)
     table.attrs["stored"] = stored
-    table.attrs["samples"] = base[0]["metrics"]["n_samples"] if stored else len(base[0]["samples"])
+    table.attrs["samples"] = n
     return table
 
 

@@ -48,3 +48,13 @@ def test_speckle_look_says_where_a_failed_models_ink_lies(monkeypatch):
     assert analysis.speckle_look({"samples": np.asarray(blob)}).startswith("speckle gathered around a blob at the centre")
     assert analysis.ink_text({"samples": np.zeros((4, 28, 28), np.uint8)}) == \
         "a median of 0 pixels' worth of ink, against 101 for an MNIST test digit"
+
+
+def test_saturated_share_counts_full_ink_pixels():
+    from ddpm_mnist.eval.ink import saturated_share
+
+    images = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    images[0, :14] = 255
+    images[1, :7] = 249  # just below the level
+    assert saturated_share(images).tolist() == pytest.approx([0.5, 0.0])
+    assert saturated_share(images, level=249)[1].item() == pytest.approx(0.25)

@@ -36,3 +36,10 @@ def centre_share(images: torch.Tensor, size: int = 14) -> torch.Tensor:
     inner = x[:, top:top + size, left:left + size].sum((1, 2))
     total = x.sum((1, 2))
     return torch.where(total > 0, inner / total.clamp_min(1e-12), torch.full_like(total, float("nan")))
+
+
+def saturated_share(images: torch.Tensor, level: int = 250) -> torch.Tensor:
+    """Fraction of each image's pixels at full ink (at least ``level`` of 255): uint8 ``images``
+    (N, H, W) or (N, 1, H, W) -> (N,) in [0, 1]; an MNIST digit has about a tenth, a sample that
+    a sampler has driven to saturation much more."""
+    return (_frames(images) >= level / 255).float().mean((1, 2))

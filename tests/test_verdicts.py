@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ddpm_mnist.book.verdicts import CONFIRMED, CONTRADICTED, NOT_SEPARABLE, compare_with_choice, paired_interval, verdict
+from ddpm_mnist.book.verdicts import CONFIRMED, CONTRADICTED, NOT_MEASURED, NOT_SEPARABLE, compare_with_choice, paired_interval, verdict
 
 
 def _table(rows):
@@ -45,6 +45,11 @@ def test_verdicts_on_known_tables():
     tight = _table({"c": ([50, 60, 70], None), "x": ([45, 55, 65], None)})
     assert verdict(compare_with_choice(tight, choice))[0] == CONTRADICTED
     assert verdict(compare_with_choice(tight, choice, sampling_sd=4.0))[0] == NOT_SEPARABLE  # 1.96 * 4 * sqrt(2/3) > 5
+
+
+def test_a_study_with_nothing_to_compare_is_not_measured_rather_than_not_separable():
+    table = _table({"a": ([50.0], None), "b": ([], None)})  # the choice b has no result yet
+    assert verdict(compare_with_choice(table, "b")) == (NOT_MEASURED, "no value shares a seed with the report's choice yet")
 
 
 def test_bonferroni_widens_with_the_number_of_values():
@@ -131,7 +136,11 @@ def test_the_conclusion_sorts_studies_by_verdict_and_links_their_chapters():
     assert g["contradicted"] == "It is contradicted in 1 study: batch size (4.3.1, {doc}`batch-size`), where 64 is better by 5.00 FID. "
     assert g["open"].startswith("This budget cannot separate the values of 1 study: sequence of channels")
     assert g["count"] == "2 confirmed, 1 contradicted, 1 not separable, of 4 studies"
-    assert verdict_groups(summary.iloc[[0]])["contradicted"] == ""
+    assert verdict_groups(summary.iloc[[0]])["contradicted"] == "" and g["pending"] == ""
+    summary.loc["channels", "verdict"] = NOT_MEASURED
+    g = verdict_groups(summary)
+    assert g["open"] == "" and g["pending"].startswith("No value of 1 study can be set against the report's choice yet")
+    assert g["count"] == "2 confirmed, 1 contradicted, 0 not separable, 1 not measured yet, of 4 studies"
     found = [{"label": "x0-l2", "chapter": "beyond-eps", "fid": "30.00 (3 seeds)", "gap": 60.0,
               "interval": Interval(3, 60.0, 30.0, 90.0), "level": 0.99}]
     assert "x0-l2 ({doc}`beyond-eps`), FID 30.00 (3 seeds), lower by 60.00 (interval +30.00 to +90.00)" in beyond_text(found, "90")

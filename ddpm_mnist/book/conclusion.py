@@ -1,7 +1,7 @@
 """The conclusion's claims, computed from the stored results, each naming the chapter that shows it.
 
 :func:`verdict_groups` sorts the report's studies by their verdict (one row each of
-:func:`.analysis.summary`: confirmed, contradicted, not separable at this budget);
+:func:`.analysis.summary`: confirmed, contradicted, not separable at this budget, not measured yet);
 :func:`beyond_findings` keeps, chapter by chapter of the part "Beyond the report", the change
 whose paired interval against the tuned U-Net excludes zero by the widest margin. Both return
 MyST text with ``{doc}`` links, glued into ``book/conclusion.md`` with the ``:myst`` format.
@@ -18,7 +18,7 @@ from ..studies.beyond import BEYOND
 from ..studies.plan import tuned_row
 from ..studies.report import STUDIES
 from .analysis import against_baseline, beyond_cells, fid_text, listing, named_value, sampling_spread
-from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_SEPARABLE
+from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_MEASURED, NOT_SEPARABLE
 
 CHAPTERS = {"models": "unet", "fewer-steps": "beyond-ddim", "ema": "beyond-ema", "eps-fixes": "beyond-eps",
             "fashion": "beyond-fashion", "guidance": "beyond-guidance", "sampler": "tuned", "sampler-baseline": "tuned",
@@ -42,13 +42,14 @@ def _studies(n: int) -> str:
 
 def verdict_groups(summary: pd.DataFrame) -> dict[str, str]:
     """Sentences for the report's studies by verdict, from :func:`.analysis.summary` (indexed by
-    study name): ``holds``, ``contradicted`` and ``open`` (not separable at this budget), each
-    "" when no study has that verdict, and ``count`` ("3 of 8 studies ..."). Contradictions
+    study name): ``holds``, ``contradicted``, ``open`` (not separable at this budget) and
+    ``pending`` (not measured yet), each "" when no study has that verdict, and ``count``
+    ("3 confirmed, ... of 8 studies"). Contradictions
     carry their evidence (the value that beats the choice, by how much, with its interval)."""
     by = {word: [name for name, row in summary.iterrows() if row["verdict"] == word]
-          for word in (CONFIRMED, CONTRADICTED, NOT_SEPARABLE)}
+          for word in (CONFIRMED, CONTRADICTED, NOT_SEPARABLE, NOT_MEASURED)}
     n = len(summary)
-    out = {"holds": "", "contradicted": "", "open": ""}
+    out = {"holds": "", "contradicted": "", "open": "", "pending": ""}
     if by[CONFIRMED]:
         out["holds"] = (f"The report's choice holds in {len(by[CONFIRMED])} of {_studies(n)}: "
                         f"{listing([_study_link(s) for s in by[CONFIRMED]])}. ")
@@ -59,8 +60,12 @@ def verdict_groups(summary: pd.DataFrame) -> dict[str, str]:
     if by[NOT_SEPARABLE]:
         out["open"] = (f"This budget cannot separate the values of {_studies(len(by[NOT_SEPARABLE]))}: "
                        f"{listing([_study_link(s) for s in by[NOT_SEPARABLE]])}. ")
+    if by[NOT_MEASURED]:
+        out["pending"] = (f"No value of {_studies(len(by[NOT_MEASURED]))} can be set against the report's choice yet "
+                          f"(its results are still being computed): {listing([_study_link(s) for s in by[NOT_MEASURED]])}. ")
     out["count"] = (f"{len(by[CONFIRMED])} confirmed, {len(by[CONTRADICTED])} contradicted, "
-                    f"{len(by[NOT_SEPARABLE])} not separable, of {_studies(n)}")
+                    f"{len(by[NOT_SEPARABLE])} not separable"
+                    + (f", {len(by[NOT_MEASURED])} not measured yet" if by[NOT_MEASURED] else "") + f", of {_studies(n)}")
     return out
 
 

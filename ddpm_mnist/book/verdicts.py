@@ -17,7 +17,7 @@ share). For each value:
 * Picking the best of ``m`` values is corrected by Bonferroni: each interval has level
   ``1 - alpha / m`` (:func:`compare_with_choice`).
 
-:func:`verdict` then gives one of three words:
+:func:`verdict` then gives one of three words, or a fourth while the study is incomplete:
 
 ``contradicted``
     some value is better than the report's choice beyond its interval on FID, and not worse
@@ -26,7 +26,9 @@ share). For each value:
     not contradicted, and the choice is better than some value beyond the interval: the study
     separates its values, and the choice is the best or not separable from the best;
 ``not separable at this budget``
-    no interval excludes zero.
+    no interval excludes zero;
+``not measured yet``
+    no value shares a seed with the report's choice, so nothing is compared.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 CONFIRMED, CONTRADICTED, NOT_SEPARABLE = "confirmed", "contradicted", "not separable at this budget"
+NOT_MEASURED = "not measured yet"
+"""The verdict of a study none of whose values shares a seed with the report's choice yet."""
 ALPHA = 0.05
 N_BOOTSTRAP = 20_000
 
@@ -158,11 +162,12 @@ def compare_with_choice(table: pd.DataFrame, choice: str, sampling_sd: float = 0
 
 
 def verdict(comparisons: pd.DataFrame) -> tuple[str, str]:
-    """The study's verdict (:data:`CONFIRMED`, :data:`CONTRADICTED` or :data:`NOT_SEPARABLE`) from
+    """The study's verdict (:data:`CONFIRMED`, :data:`CONTRADICTED`, :data:`NOT_SEPARABLE`, or
+    :data:`NOT_MEASURED` while no value can be compared with the choice) from
     :func:`compare_with_choice`, and a sentence of evidence naming the values that decide it."""
     compared = comparisons[[c.n > 0 for c in comparisons["fid"]]] if len(comparisons) else comparisons
     if not len(compared):
-        return NOT_SEPARABLE, "no value shares a seed with the report's choice yet"
+        return NOT_MEASURED, "no value shares a seed with the report's choice yet"
     better = compared[[c.below_zero for c in compared["fid"]]]
     worse_quality = [p.below_zero or r.below_zero for p, r in zip(better["precision"], better["recall"])]
     beating = better[[not w for w in worse_quality]]

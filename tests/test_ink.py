@@ -38,7 +38,7 @@ def test_speckle_look_says_where_a_failed_models_ink_lies(monkeypatch):
 
     from ddpm_mnist.book import analysis
 
-    monkeypatch.setattr(analysis, "test_digit_ink", lambda: (101.0, 0.71))
+    monkeypatch.setattr(analysis, "reference_ink", lambda: (101.0, 0.71))
     gen = torch.Generator().manual_seed(0)
     speckle = (torch.rand(100, 28, 28, generator=gen) < 0.4).to(torch.uint8) * 255
     blob = speckle // 4

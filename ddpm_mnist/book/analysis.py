@@ -222,7 +222,7 @@ def sample_ink(result: dict) -> tuple[float, float]:
 
 
 @functools.cache
-def test_digit_ink() -> tuple[float, float]:
+def reference_ink() -> tuple[float, float]:
     """:func:`sample_ink`'s two medians for the MNIST test digits."""
     digits = data.load_mnist_uint8(train=False)[0]
     return ink.ink(digits).median().item(), ink.centre_share(digits).nanmedian().item()
@@ -230,7 +230,7 @@ def test_digit_ink() -> tuple[float, float]:
 
 def ink_text(result: dict) -> str:
     """"a median of 46 pixels' worth of ink, against 101 for an MNIST test digit"."""
-    return f"a median of {sample_ink(result)[0]:.0f} pixels' worth of ink, against {test_digit_ink()[0]:.0f} for an MNIST test digit"
+    return f"a median of {sample_ink(result)[0]:.0f} pixels' worth of ink, against {reference_ink()[0]:.0f} for an MNIST test digit"
 
 
 def speckle_look(result: dict) -> str:
@@ -238,7 +238,7 @@ def speckle_look(result: dict) -> str:
     lies: "speckle spread over the whole frame (...)" or "speckle gathered around a blob at the
     centre (...)", with the two medians of :func:`sample_ink` against the test digits'."""
     amount, centre = sample_ink(result)
-    test_amount, test_centre = test_digit_ink()
+    test_amount, test_centre = reference_ink()
     where = "gathered around a blob at the centre" if centre >= CENTRE_BLOB else "spread over the whole frame"
     return (f"speckle {where} (a median of {amount:.0f} pixels' worth of ink, {centre:.0%} of it in the central quarter of "
             f"the frame; an MNIST test digit has {test_amount:.0f}, {test_centre:.0%} of it there)")
@@ -698,6 +698,10 @@ def comparable_quality(results: Sequence[dict]) -> tuple[list[dict[str, float]],
     return [{k: q[k] for k in QUALITY} for q in measured], False, len(results[0]["samples"])
 
 
+PRECISION_MARGIN = 0.1
+"""How much lower a precision must be than another's before the book says fewer samples are digits
+(:func:`fid_blind_spots`, :func:`blind_spot_text`, ``book/noising-steps.md``)."""
+
 BLIND_SPOT_MARGIN = 1.5
 """:func:`fid_blind_spots` looks among the runs whose FID is at most this many times the baseline's."""
 
@@ -709,7 +713,7 @@ def fid_blind_spots(profile: str, results_dir: str | Path | None = None, margin:
     ``off the digits``, the lowest precision among the runs that do not buy it back in recall
     (recall no higher than the baseline's: a run that trades precision for variety is not one
     the FID misjudges); ``crowded``, the highest class KL among the runs whose samples are
-    digits (precision at least the baseline's less 0.1). The metrics are
+    digits (precision at least the baseline's less :data:`PRECISION_MARGIN`). The metrics are
     :func:`comparable_quality`'s. Columns: ``case``, ``run``, ``stored FID``, ``precision``, ``recall``, ``class_kl``; a
     case with no candidate is left out; the attributes ``candidates`` (how many runs were
     searched), ``stored`` (whether the stored metrics were used) and ``samples`` (how many
@@ -729,14 +733,14 @@ def fid_blind_spots(profile: str, results_dir: str | Path | None = None, margin:
                     runs[r["hash"]] = (f"{named_value(st, value)}, seed {r['seed']}", r)
 
     qualities, stored, n = comparable_quality([base[0], *(r for _, r in runs.values())])
-    scored = [{"run": label, "stored FID": r["metrics"]["fid"], **{k: q[k] for k in columns[3:]}}
+    scored = [{"run": label, "stored FID": r["metrics"]["fid"], **q}
               for (label, r), q in zip([("the baseline (T = 15), seed 0", base[0]), *runs.values()], qualities)]
     mine, others = scored[0], scored[1:]
     rows = [{"case": "the baseline", **mine}]
     off = [o for o in others if o["recall"] <= mine["recall"]]
     if off:
         rows.append({"case": "off the digits", **min(off, key=lambda o: o["precision"])})
-    digits = [o for o in others if o["precision"] >= mine["precision"] - 0.1]
+    digits = [o for o in others if o["precision"] >= mine["precision"] - PRECISION_MARGIN]
     if digits:
         rows.append({"case": "crowded", **max(digits, key=lambda o: o["class_kl"])})
     table = pd.DataFrame(rows, columns=columns)
@@ -748,7 +752,7 @@ def fid_blind_spots(profile: str, results_dir: str | Path | None = None, margin:
 
 def blind_spot_text(table: pd.DataFrame, margin: float = BLIND_SPOT_MARGIN) -> str:
     """What :func:`fid_blind_spots` found: whether the ``off the digits`` run falls clearly below
-    the baseline's precision (by more than 0.1), and whether the ``crowded`` run is crowded onto a
+    the baseline's precision (by more than :data:`PRECISION_MARGIN`), and whether the ``crowded`` run is crowded onto a
     few digits (class KL above 1, about what three equally used digits give: log(10/3) = 1.2)."""
     if not len(table):
         return "The baseline has no stored result at this profile yet."
@@ -759,7 +763,7 @@ def blind_spot_text(table: pd.DataFrame, margin: float = BLIND_SPOT_MARGIN) -> s
         return "No stored run of the report's studies scores close enough to the baseline to compare yet."
     within = f"Of the {n} stored runs that score at most {margin:g} times the baseline's FID"
     off = cases.loc["off the digits"] if "off the digits" in cases.index else None
-    if off is not None and base["precision"] - off["precision"] > 0.1:
+    if off is not None and base["precision"] - off["precision"] > PRECISION_MARGIN:
         first = (f"{within}, {off['run']} falls furthest off the digits without buying it back in variety: FID "
                  f"{off['stored FID']:.2f} against the baseline's {base['stored FID']:.2f}, but precision {off['precision']:.2f} "
                  f"against {base['precision']:.2f} and recall {off['recall']:.2f} against {base['recall']:.2f}.")

@@ -356,6 +356,23 @@ def test_digit_share_is_the_classifier_fraction():
     assert book.digit_share(result, 1) == 0.3 and book.digit_share(result, 7) == 0.6 and book.digit_share(result, 0) == 0
 
 
+def test_reference_digit_share_counts_the_test_labels():
+    from ddpm_mnist import book
+
+    shares = [book.reference_digit_share(d) for d in range(10)]
+    assert abs(sum(shares) - 1) < 1e-6
+    assert round(shares[1] * 10_000) == 1135 and round(shares[5] * 10_000) == 892  # MNIST's test set: 1,135 ones, 892 fives
+
+
+def test_shares_differ_at_two_standard_errors():
+    from ddpm_mnist import book
+
+    # 0.5 against 0.5 + d on 1,000 samples each: the standard error of the difference is about 0.0224.
+    assert not book.shares_differ(0.5, 0.54, 1000, 1000)
+    assert book.shares_differ(0.5, 0.45, 1000, 1000)
+    assert book.shares_differ(0.89, 0.894, 10**7, 10**7) and not book.shares_differ(0.89, 0.894, 1000, 1000)
+
+
 def test_display_table_shows_the_counts_a_study_changes():
     import pandas as pd
 

@@ -272,6 +272,21 @@ def digit_share(result: dict, digit: int) -> float:
     return hist[digit] / sum(hist)
 
 
+@functools.cache
+def reference_digit_share(digit: int) -> float:
+    """Fraction (0-1) of the MNIST test set labelled ``digit`` (its classes are not exactly
+    balanced: 8.9% are 5s, 11.4% are 1s)."""
+    labels = data.load_mnist_uint8(train=False)[1]
+    return (labels == digit).float().mean().item()
+
+
+def shares_differ(p: float, q: float, n_p: int, n_q: int, z: float = 1.96) -> bool:
+    """Whether two shares counted on ``n_p`` and ``n_q`` independent samples differ by more than
+    ``z`` standard errors of their difference, ``sqrt(p(1-p)/n_p + q(1-q)/n_q)`` (the normal
+    approximation to two binomial counts; z = 1.96: a two-sided 95% test)."""
+    return abs(p - q) > z * float(np.sqrt(p * (1 - p) / n_p + q * (1 - q) / n_q))
+
+
 def paired_gap(worse: pd.Series, better: pd.Series) -> tuple[list[int], float]:
     """The seeds two study rows (``tabulate``) both have, and ``worse``'s mean FID minus
     ``better``'s over those seeds only: a seed fixes the initial weights and the data order, so

@@ -428,6 +428,25 @@ def test_numerical_path_names_precision_and_compile():
     assert book.numerical_path(bf16_sampled) == "float32, eager, sampled in bfloat16"
 
 
+def test_provenance_names_the_training_protocol_once_and_the_variance_where_it_applies(monkeypatch):
+    from ddpm_mnist.book import analysis
+
+    def result(sampler, seed=0):
+        return {"device_name": "cpu x1 threads", "code_version": "0.1.0+abc", "seed": seed,
+                "metrics": {"features": "mnist-cnn", "n_samples": 1000, "reference": "test"},
+                "train": {"precision_steps": {"float32": 10}, "numerics": {"compile": False}},
+                "config": {"optimizer": "schedulefree", "lr": 2e-3, "warmup_steps": 35, "sampler": sampler, "variance": "beta"}}
+
+    mixed = {"ancestral": [result("ancestral")], "ddim": [result("ddim")]}
+    monkeypatch.setattr(analysis.runner, "study_results", lambda *a, **k: mixed)
+    line = analysis.provenance("fewer-steps", "smoke", [0])
+    assert "protocol schedule-free AdamW, lr 0.002 after 35 warm-up steps, gradients clipped at norm 1; the ancestral rows " \
+           "sample with σ² = β_t;" in line
+    assert line.count("schedule-free") == 1
+    monkeypatch.setattr(analysis.runner, "study_results", lambda *a, **k: {"a": [result("ancestral")], "b": [result("ancestral", 1)]})
+    assert "gradients clipped at norm 1, σ² = β_t; trained on" in analysis.provenance("batch-size", "smoke", [0, 1])
+
+
 def test_the_analysis_layer_needs_no_notebook():
     """The book's analysis runs in a plain interpreter: importing it loads neither IPython nor myst-nb."""
     code = "import sys, ddpm_mnist.book.analysis; print(sorted(m for m in ('IPython', 'myst_nb') if m in sys.modules))"

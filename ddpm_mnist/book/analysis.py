@@ -62,25 +62,44 @@ def provenance(name: str, profile: str, seeds: Sequence[int], results_dir: str |
     for x in results:
         paths[numerical_path(x)] = paths.get(numerical_path(x), 0) + 1
     path_text = "; ".join(f"{p}: {n} run{'s' if n > 1 else ''}" for p, n in sorted(paths.items(), key=lambda kv: -kv[1]))
-    protocols = "; ".join(sorted({protocol_text(x["config"]) for x in results}))
+    protocols = "; ".join(sorted({protocol_text(x["config"], sampler=False) for x in results}))
+    variances = sorted({variance_text(x["config"]) for x in results if sampler_of(x["config"]) == "ancestral"})
+    if variances:
+        every = all(sampler_of(x["config"]) == "ancestral" for x in results)
+        protocols += (", " if every else "; the ancestral rows sample with ") + " / ".join(variances)
     return (f"Profile `{prof.name}` ({prof.description}); seeds {', '.join(map(str, found))} (the seeds column counts those of each row); "
             f"protocol {protocols}; trained on {', '.join(devices)} (numerical path {path_text}); FID in {fids}; "
             f"code {', '.join(versions)}.")
 
 
-def protocol_text(config: dict) -> str:
+def _with_defaults(config: dict) -> dict:
+    """A stored config with the fields absent from older results at their defaults."""
+    return {f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING} | config
+
+
+def sampler_of(config: dict) -> str:
+    """The sampler a stored config used ("ancestral", "ddim")."""
+    return _with_defaults(config)["sampler"]
+
+
+def variance_text(config: dict) -> str:
+    """The ancestral sampler's variance in words: "σ² = β_t", "σ² = β̃_t", "σ² = β_(t-1) (the report's)"."""
+    return {"report": "σ² = β_(t-1) (the report's)", "beta": "σ² = β_t", "beta-tilde": "σ² = β̃_t"}[_with_defaults(config)["variance"]]
+
+
+def protocol_text(config: dict, sampler: bool = True) -> str:
     """A stored config's optimisation protocol in words, e.g. "AdamW, lr 1e-3 constant, gradients
-    clipped at norm 1, EMA 0.999 (warm-up), σ² = β_t"; fields absent from older results take their
-    defaults."""
-    c = {f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING} | config
+    clipped at norm 1, EMA 0.999 (warm-up), σ² = β_t" (the ancestral sampler's variance last,
+    unless ``sampler`` is false); fields absent from older results take their defaults."""
+    c = _with_defaults(config)
     parts = ["schedule-free AdamW" if c["optimizer"] == "schedulefree" else "AdamW"]
     schedule = "" if c["optimizer"] == "schedulefree" else f" {c['lr_schedule']}"
     parts.append(f"lr {c['lr']:g}{schedule}" + (f" after {c['warmup_steps']} warm-up steps" if c["warmup_steps"] else ""))
     parts.append(f"gradients clipped at norm {c['grad_clip']:g}" if c["grad_clip"] else "no gradient clipping")
     if c["ema_decay"] and c.get("use_ema", True):
         parts.append(f"EMA {c['ema_decay']:g}" + (" (warm-up)" if c["ema_warmup"] else ""))
-    if c["sampler"] == "ancestral":
-        parts.append({"report": "σ² = β_(t-1) (the report's)", "beta": "σ² = β_t", "beta-tilde": "σ² = β̃_t"}[c["variance"]])
+    if sampler and c["sampler"] == "ancestral":
+        parts.append(variance_text(c))
     return ", ".join(parts)
 
 

@@ -145,3 +145,21 @@ def test_the_conclusion_sorts_studies_by_verdict_and_links_their_chapters():
               "interval": Interval(3, 60.0, 30.0, 90.0), "level": 0.99}]
     assert "x0-l2 ({doc}`beyond-eps`), FID 30.00 (3 seeds), lower by 60.00 (interval +30.00 to +90.00)" in beyond_text(found, "90")
     assert beyond_text([], "90").startswith("No change beyond the report")
+
+
+def test_the_beyond_headline_tells_no_finding_from_no_interval_yet():
+    from ddpm_mnist.book.conclusion import beyond_lead, beyond_text
+    from ddpm_mnist.book.verdicts import Interval
+
+    nan = float("nan")
+    one_seed = [("eps-fixes", pd.Series({"value": "x0-l2"}), Interval(1, 35.0, nan, nan))]
+    measured = [("eps-fixes", pd.Series({"value": "x0-l2"}), Interval(3, 2.0, -1.0, 5.0))]
+    assert beyond_lead([], one_seed) == "the changes beyond the report have too few seeds yet for an interval against the tuned U-Net"
+    assert beyond_lead([], measured) == "no change beyond the report separates from the tuned U-Net"
+    assert beyond_lead([], []) == "no change beyond the report is measured yet"
+    found = [{"label": "x0-l2", "gap": 35.0, "interval": Interval(3, 35.0, 30.0, 40.0)}]
+    assert beyond_lead(found, measured) == ("the largest gain beyond the report is x0-l2, lower than the tuned U-Net by 35.00 FID "
+                                            "(interval +30.00 to +40.00)")
+    assert beyond_text([], "58", one_seed).startswith("The changes beyond the report have one seed each so far")
+    assert beyond_text([], "58", measured).startswith("No change beyond the report is better than the tuned U-Net")
+    assert beyond_text([], "58", []) == "No change beyond the report is measured yet (the tuned U-Net: FID 58)."

@@ -77,25 +77,53 @@ def beyond_findings(profile: str, results_dir: str | Path | None = None, k: int 
     residuals pooled over the cells, Bonferroni over all of them); a change is kept when its
     interval excludes zero. Each: ``name``, ``chapter``, ``label``, ``fid`` (mean ± SD, seeds),
     ``gap`` (tuned minus it), ``interval`` (:class:`~.verdicts.Interval`), ``level``."""
+    compared = beyond_intervals(profile, results_dir)
+    best: dict[str, dict] = {}
+    for name, row, iv in compared:
+        if iv.n and iv.above_zero and (name not in best or iv.mean > best[name]["gap"]):
+            best[name] = {"name": name, "chapter": chapter_of(name), "label": named_value(BEYOND[name], row["value"]),
+                          "gap": iv.mean, "interval": iv, "fid": fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]),
+                          "level": 1 - ALPHA / len(compared)}
+    return sorted(best.values(), key=lambda f: -f["gap"])[:k]
+
+
+def beyond_intervals(profile: str, results_dir: str | Path | None = None) -> list[tuple[str, pd.Series, Interval]]:
+    """Every measured cell of the part beyond the report at the tuned U-Net's epochs (chapter
+    name, study row, the tuned U-Net's FID minus the cell's with its Bonferroni interval, as
+    :func:`beyond_findings` compares them); the interval is NaN while no seed noise can be pooled
+    (every cell with one seed)."""
     base = tuned_row(profile, results_dir)
     cells = [(name, row) for name, row in beyond_cells(profile, results_dir) if not np.isnan(row["fid_mean"])]
     if not cells or base["n_seeds"] == 0:
         return []
     sd = sampling_spread(profile, results_dir)
     rows = [row for _, row in cells]
-    best: dict[str, dict] = {}
-    for name, row in cells:
-        iv = against_baseline(base, row, rows, len(rows), sd)
-        if iv.n and iv.above_zero and (name not in best or iv.mean > best[name]["gap"]):
-            best[name] = {"name": name, "chapter": chapter_of(name), "label": named_value(BEYOND[name], row["value"]),
-                          "gap": iv.mean, "interval": iv, "fid": fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]),
-                          "level": 1 - ALPHA / len(rows)}
-    return sorted(best.values(), key=lambda f: -f["gap"])[:k]
+    return [(name, row, against_baseline(base, row, rows, len(rows), sd)) for name, row in cells]
 
 
-def beyond_text(findings: list[dict], base_fid: str) -> str:
+def beyond_lead(findings: list[dict], compared: list[tuple[str, pd.Series, Interval]]) -> str:
+    """The conclusion's one-line headline beyond the report: the largest finding with its
+    interval, or why there is none (no cell with an interval yet, or none beyond it)."""
+    if findings:
+        f = findings[0]
+        return (f"the largest gain beyond the report is {f['label']}, lower than the tuned U-Net by {f['gap']:.2f} FID "
+                f"(interval {f['interval'].low:+.2f} to {f['interval'].high:+.2f})")
+    if not compared:
+        return "no change beyond the report is measured yet"
+    if not any(not np.isnan(iv.low) for _, _, iv in compared):
+        return "the changes beyond the report have too few seeds yet for an interval against the tuned U-Net"
+    return "no change beyond the report separates from the tuned U-Net"
+
+
+def beyond_text(findings: list[dict], base_fid: str, compared: list[tuple[str, pd.Series, Interval]] | None = None) -> str:
     """The findings of :func:`beyond_findings` as one MyST paragraph against the tuned U-Net's
-    FID ``base_fid``, or a sentence saying that none is separable."""
+    FID ``base_fid``, or a sentence saying that none is separable (or, given the cells
+    ``compared`` by :func:`beyond_intervals`, that none has an interval yet)."""
+    if not findings and compared == []:
+        return f"No change beyond the report is measured yet (the tuned U-Net: FID {base_fid})."
+    if not findings and compared and not any(not np.isnan(iv.low) for _, _, iv in compared):
+        return ("The changes beyond the report have one seed each so far, too few for an interval against the "
+                f"tuned U-Net (FID {base_fid}); their chapters give the single-seed numbers.")
     if not findings:
         return ("No change beyond the report is better than the tuned U-Net beyond its interval at this budget "
                 f"(the tuned U-Net: FID {base_fid}).")

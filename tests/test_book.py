@@ -464,3 +464,23 @@ def test_protocol_text_names_optimiser_schedule_clipping_averaging_and_variance(
     assert protocol_text({"optimizer": "schedulefree", "grad_clip": None, "sampler": "ddim"}) == \
         "schedule-free AdamW, lr 0.001, no gradient clipping"
     assert "EMA" not in protocol_text({"ema_decay": 0.999, "use_ema": False})
+
+
+def test_the_best_cell_without_seed_noise_says_it_has_no_interval_yet():
+    import pandas as pd
+
+    from ddpm_mnist.book.analysis import _best_against_baseline
+
+    def row(value, fids, seeds):
+        return pd.Series({"value": value, "fids": fids, "seeds": seeds, "fid_mean": sum(fids) / len(fids),
+                          "fid_std": float("nan") if len(fids) == 1 else pd.Series(fids).std(), "n_seeds": len(fids)})
+
+    base = row("tuned", [58.0, 55.0, 61.0], [0, 1, 2])
+    one_seed = [("x0-l2", row("x0-l2", [21.0], [0]), False), ("v-l2", row("v-l2", [29.0], [0]), False)]
+    out = _best_against_baseline(one_seed, base, 0.9)
+    assert out["best"] == "x0-l2" and out["gap"] == "37.00"
+    assert out["verdict"].startswith("without an interval yet: no cell compared has a second seed")
+    assert _best_against_baseline([("x0-l2", row("x0-l2", [21.0], [5]), False)], base, 0.9)["verdict"] == \
+        "without an interval yet: the two share no seed"
+    three = [("x0-l2", row("x0-l2", [21.0, 20.0, 23.0], [0, 1, 2]), False)]
+    assert _best_against_baseline(three, base, 0.9)["verdict"].startswith("an improvement at this budget")

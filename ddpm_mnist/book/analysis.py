@@ -536,6 +536,11 @@ def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Se
                 level = f"{1 - ALPHA / len(cells):.1%} interval {interval.low:+.2f} to {interval.high:+.2f}, Bonferroni over {len(cells)} cells"
                 out["verdict"] = (f"an improvement at this budget: its {level} excludes zero" if interval.above_zero
                                   else f"not separable from the baseline at this budget: its {level} includes zero")
+            elif interval.n:
+                out["verdict"] = ("without an interval yet: no cell compared has a second seed in common with the baseline, "
+                                  "so there is no seed noise to read the gap against")
+            else:
+                out["verdict"] = "without an interval yet: the two share no seed"
     return out
 
 

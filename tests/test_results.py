@@ -111,6 +111,13 @@ def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
     assert sorted(map(str, plan.PROTOCOL_RUNS + order)) == sorted(map(str, plan.PROTOCOL_RUNS + plan.CHAPTER_RUNS + plan.BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in plan.RULE_STUDIES]))
 
 
+def test_a_beyond_chapter_shows_every_seed_the_runner_computes_for_it():
+    assert plan.beyond_seeds("fewer-steps", "cpu-next") == plan.beyond_seeds("ema", "cpu-next") == [0, 1, 2]
+    assert plan.beyond_seeds("fewer-steps", "cpu") == plan.beyond_seeds("guidance", "cpu-next") == [0]
+    assert plan.beyond_seeds("eps-fixes", "cpu") == [0, 1, 2]  # v-l2 and x0-l2 have seeds 1 and 2
+    assert plan.beyond_seeds("eps-fixes", "smoke") == [0]
+
+
 def test_beyond_summary_has_one_row_per_chapter():
     from ddpm_mnist.studies.beyond import BEYOND
 

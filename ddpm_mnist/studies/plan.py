@@ -224,6 +224,15 @@ about four hours on two CPU cores, where the remaining studies with their rule s
 about a day; computing it first finishes that part days sooner and delays the rest by hours."""
 
 
+def beyond_seeds(name: str, profile: str) -> list[int]:
+    """The seeds a chapter beyond the report shows for study ``name``: every seed the runner
+    computes for it at ``profile`` (:func:`beyond_runs`; seed 0 alone where it computes no more),
+    seed 0 alone in the smoke profile."""
+    if profile == "smoke":
+        return [0]
+    return sorted({0, *(s for study, _, seeds in beyond_runs(profile) if study == name for s in seeds)})
+
+
 def run_order(profile: str, results_dir: str | Path | None = None) -> Iterator[tuple[str, list | None, list[int]]]:
     """Every (study, values or None for all, seeds) that the chapters show, in the order
     ``scripts/run_profile.py`` computes them: :data:`PROTOCOL_RUNS`, :data:`CHAPTER_RUNS`, each study of

@@ -18,7 +18,7 @@ from ..studies.beyond import BEYOND
 from ..studies.plan import tuned_row
 from ..studies.report import STUDIES
 from .analysis import against_baseline, beyond_cells, fid_text, listing, named_value, sampling_spread
-from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_MEASURED, NOT_SEPARABLE
+from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_MEASURED, NOT_SEPARABLE, Interval
 
 CHAPTERS = {"models": "unet", "fewer-steps": "beyond-ddim", "ema": "beyond-ema", "eps-fixes": "beyond-eps",
             "fashion": "beyond-fashion", "guidance": "beyond-guidance", "sampler": "tuned", "sampler-baseline": "tuned",
@@ -69,15 +69,17 @@ def verdict_groups(summary: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def beyond_findings(profile: str, results_dir: str | Path | None = None, k: int = 3) -> list[dict]:
+def beyond_findings(profile: str, results_dir: str | Path | None = None, k: int = 3,
+                    compared: list[tuple[str, pd.Series, Interval]] | None = None) -> list[dict]:
     """Up to ``k`` changes beyond the report that beat the tuned U-Net at its training budget,
     one per chapter (the largest gap of each), largest first. Every cell of those chapters at
     the tuned U-Net's epochs (not Fashion-MNIST, scored in other features) is compared with the
     tuned U-Net on their common seeds (paired bootstrap with the FID's sampling noise, seed
     residuals pooled over the cells, Bonferroni over all of them); a change is kept when its
     interval excludes zero. Each: ``name``, ``chapter``, ``label``, ``fid`` (mean ± SD, seeds),
-    ``gap`` (tuned minus it), ``interval`` (:class:`~.verdicts.Interval`), ``level``."""
-    compared = beyond_intervals(profile, results_dir)
+    ``gap`` (tuned minus it), ``interval`` (:class:`~.verdicts.Interval`), ``level``. ``compared``:
+    :func:`beyond_intervals` already computed for the same profile."""
+    compared = beyond_intervals(profile, results_dir) if compared is None else compared
     best: dict[str, dict] = {}
     for name, row, iv in compared:
         if iv.n and iv.above_zero and (name not in best or iv.mean > best[name]["gap"]):

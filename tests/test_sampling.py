@@ -213,3 +213,27 @@ def test_dpm_solver_is_second_order_on_gaussian_data():
     assert ts[0] == 1000 and ts[-1] == 1 and ts[1] - ts[2] > ts[-2] - ts[-1]
     with pytest.raises(ValueError, match="valid: linear, quadratic"):
         ddim_timesteps(1000, 10, "cubic")
+
+
+class GaussianEpsOracle(torch.nn.Module):
+    """The exact ε prediction for data N(mu, sd^2 I): ε = (x_t - sqrt(abar) E[x0 | x_t]) / sqrt(1 - abar)."""
+
+    def __init__(self, ab, mu, sd):
+        super().__init__()
+        self.ab, self.mu, self.sd = ab.double(), mu, sd
+
+    def forward(self, x, t):
+        a, x = self.ab[t].view(-1, 1, 1, 1), x.double()
+        x0 = self.mu + a.sqrt() * self.sd**2 * (x - a.sqrt() * self.mu) / (a * self.sd**2 + 1 - a)
+        return ((x - a.sqrt() * x0) / (1 - a).sqrt()).float()
+
+
+@pytest.mark.parametrize("T", [100, 1000])
+def test_ancestral_sampler_with_the_exact_eps_recovers_gaussian_data(T):
+    """With the exact ε of Gaussian data, Algorithm 2 (σ² = β) ends on the data's mean and spread,
+    at T = 100 (1/sqrt(abar_T) about 220, each step large) as at T = 1000: a network that crowds its
+    samples at small T is a training effect, not the sampler's."""
+    ab = alpha_bar("linear-beta", T)
+    x = sample("ancestral", GaussianEpsOracle(ab, -0.6, 0.5), ab, "eps", 128, options={"variance": "beta"},
+               seed=1, batch_size=128, progress=False)
+    assert abs(x.mean().item() + 0.6) < 0.02 and abs(x.std().item() - 0.5) < 0.03, (x.mean().item(), x.std().item())

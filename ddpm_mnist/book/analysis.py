@@ -306,6 +306,16 @@ def shares_differ(p: float, q: float, n_p: int, n_q: int, z: float = 1.96) -> bo
     return abs(p - q) > z * float(np.sqrt(p * (1 - p) / n_p + q * (1 - q) / n_q))
 
 
+def crowded_digits(histogram: Sequence[int], factor: float = 2.0) -> list[tuple[int, float, float]]:
+    """The digits a run's samples crowd onto: (digit, its share of the ``histogram`` of classifier
+    readings, the MNIST test set's share), most frequent first, for every digit read at least
+    ``factor`` times as often as the test set has it and beyond the counting error of both
+    (:func:`shares_differ`, against the 10,000 test digits)."""
+    n = int(sum(histogram))
+    shares = [(d, c / n, reference_digit_share(d)) for d, c in enumerate(histogram)] if n else []
+    return sorted([(d, p, q) for d, p, q in shares if p >= factor * q and shares_differ(p, q, n, 10_000)], key=lambda x: -x[1])
+
+
 def paired_gap(worse: pd.Series, better: pd.Series) -> tuple[list[int], float]:
     """The seeds two study rows (``tabulate``) both have, and ``worse``'s mean FID minus
     ``better``'s over those seeds only: a seed fixes the initial weights and the data order, so

@@ -2,7 +2,7 @@
 
 Runs are taken in the order of :func:`ddpm_mnist.studies.plan.run_order` (central first, each study
 of the seed rule followed by the further seeds it asks for, the part beyond the report after
-the study ``plan.BEYOND_AFTER``); a finished run is skipped, an interrupted one resumes from its checkpoint. Results land in
+the study ``plan.BEYOND_AFTER``, the ``choice`` rule's further seeds for it last); a finished run is skipped, an interrupted one resumes from its checkpoint. Results land in
 ``results/<profile>/runs/<hash>/``; commit them as they appear. Usage::
 
     nohup python scripts/run_profile.py --profile cpu > results/cpu/runner.log 2>&1 &

@@ -108,6 +108,11 @@ def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
     after = len(names) - names[::-1].index(plan.BEYOND_AFTER)
     assert order[after:after + len(plan.BEYOND_RUNS)] == plan.BEYOND_RUNS == plan.beyond_runs("cpu")
     assert plan.beyond_runs("cpu-next") == plan.BEYOND_RUNS + plan.CHOICE_BEYOND_SEEDS  # three seeds for DDIM clipping and EMA
+    # under the choice rule those further seeds come last, after the report's own studies and their seeds
+    monkeypatch.setattr(plan, "extra_seed_runs", lambda profile, results_dir=None, studies=plan.RULE_STUDIES: [])
+    following = list(plan.run_order("cpu-next"))
+    assert following[-len(plan.CHOICE_BEYOND_SEEDS):] == plan.CHOICE_BEYOND_SEEDS
+    assert following[:-len(plan.CHOICE_BEYOND_SEEDS)] == list(plan.run_order("cpu"))
     assert sorted(map(str, plan.PROTOCOL_RUNS + order)) == sorted(map(str, plan.PROTOCOL_RUNS + plan.CHAPTER_RUNS + plan.BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in plan.RULE_STUDIES]))
 
 

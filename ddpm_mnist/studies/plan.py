@@ -208,7 +208,9 @@ CHOICE_BEYOND_SEEDS: list[tuple[str, list | None, list[int]]] = [
 """Under the ``choice`` seed rule (the re-run), the part beyond the report's two sampler and
 averaging studies also get seeds 1 and 2: DDIM with and without clipping its predicted
 :math:`x_0`, and the EMA with its decay warmed up, are measured on three seeds before the book
-draws a conclusion from them."""
+draws a conclusion from them. The runner computes them last (:func:`run_order`): about seven
+hours on one core, which would otherwise hold back the first seeds of the report's own studies,
+whose verdicts the book is built on."""
 
 
 def beyond_runs(profile: str) -> list[tuple[str, list | None, list[int]]]:
@@ -237,15 +239,17 @@ def run_order(profile: str, results_dir: str | Path | None = None) -> Iterator[t
     """Every (study, values or None for all, seeds) that the chapters show, in the order
     ``scripts/run_profile.py`` computes them: :data:`PROTOCOL_RUNS`, :data:`CHAPTER_RUNS`, each study of
     :data:`RULE_STUDIES` followed by the further seeds the rule asks for (:func:`extra_seed_runs`),
-    with :data:`BEYOND_RUNS` after the study :data:`BEYOND_AFTER`. A generator: the rule reads a
-    study's first-seed results when the runner has stored them, i.e. when the next item is asked for."""
+    with :data:`BEYOND_RUNS` after the study :data:`BEYOND_AFTER` and, under the ``choice`` rule,
+    :data:`CHOICE_BEYOND_SEEDS` at the end. A generator: the rule reads a study's first-seed
+    results when the runner has stored them, i.e. when the next item is asked for."""
     yield from PROTOCOL_RUNS
     for entry in CHAPTER_RUNS:
         yield entry
         if entry[0] in RULE_STUDIES and entry[2] == RULE_SEEDS[:1]:
             yield from extra_seed_runs(profile, results_dir, studies=[entry[0]])
         if entry[0] == BEYOND_AFTER:
-            yield from beyond_runs(profile)
+            yield from BEYOND_RUNS
+    yield from beyond_runs(profile)[len(BEYOND_RUNS):]
 
 
 def missing(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:

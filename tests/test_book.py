@@ -496,3 +496,25 @@ def test_the_best_cell_without_seed_noise_says_it_has_no_interval_yet():
         "without an interval yet: the two share no seed"
     three = [("x0-l2", row("x0-l2", [21.0, 20.0, 23.0], [0, 1, 2]), False)]
     assert _best_against_baseline(three, base, 0.9)["verdict"].startswith("an improvement at this budget")
+
+
+def test_a_network_sampled_in_many_ways_counts_once_in_the_seed_noise():
+    import pandas as pd
+
+    from ddpm_mnist.book.analysis import against_baseline, one_per_network
+
+    def row(fids, network=None):
+        r = pd.Series({"fids": fids, "seeds": list(range(len(fids)))})
+        return r if network is None else pd.concat([r, pd.Series({"network": network})])
+
+    base = row([58.0, 55.0, 61.0])
+    calm = row([21.0, 19.0, 23.0])  # its own network: differences 37, 36, 38
+    # one wild network (differences 8, 55, 1), sampled by five settings: as many rows, one network's seed noise
+    wild = [row([50.0 + k / 10, 0.0 + k / 10, 60.0 + k / 10], "net") for k in range(5)]
+    pool = one_per_network([calm, *wild, row([40.0], "net")])
+    assert len(pool) == 2 and pool[0] is calm and pool[1] is wild[0]  # the most seeds, the first of a tie
+    assert len(one_per_network([calm, row([21.0, 20.0, 22.0])])) == 2  # rows without the entry: each its own
+    once = against_baseline(base, calm, [calm, wild[0]], 2, 0.0)
+    counted_five_times = against_baseline(base, calm, [calm, row(wild[0]["fids"])] + [row(w["fids"]) for w in wild[1:]], 2, 0.0)
+    assert against_baseline(base, calm, [calm, *wild], 2, 0.0) == once
+    assert counted_five_times.high - counted_five_times.low > once.high - once.low

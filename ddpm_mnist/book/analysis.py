@@ -499,10 +499,24 @@ def beyond_cells(profile: str, results_dir: str | Path | None = None) -> list[tu
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
     tuned = prof.apply(TUNED)
-    return [(name, row)
+    return [(name, pd.concat([row, pd.Series({"network": prof.study_config(BEYOND[name], value).train_hash()})]))
             for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
             for value, (_, row) in zip(BEYOND[name].values, runner.tabulate(BEYOND[name], prof, RULE_SEEDS, results_dir).iterrows())
             if row["run"] != tuned.hash() and prof.study_config(BEYOND[name], value).epochs == tuned.epochs]
+
+
+def one_per_network(rows: Sequence[pd.Series]) -> list[pd.Series]:
+    """One row per trained network among study ``rows``: rows with the same ``network`` entry (the
+    training hash that :func:`beyond_cells` adds; a sampler study's settings, or a guidance
+    study's scales, sample one network per seed) carry that network's seed noise once, through
+    the row with the most seeds (the first of a tie); a row without the entry is its own network."""
+    kept: dict[Any, pd.Series] = {}
+    for i, row in enumerate(rows):
+        key = row.get("network")
+        key = key if isinstance(key, str) else i
+        if key not in kept or len(row["seeds"]) > len(kept[key]["seeds"]):
+            kept[key] = row
+    return list(kept.values())
 
 
 def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str, str]:
@@ -516,9 +530,9 @@ def best_beyond(profile: str, results_dir: str | Path | None = None) -> dict[str
 def against_baseline(base: pd.Series, row: pd.Series, pool: Sequence[pd.Series], m: int, sampling_sd: float = float("nan")) -> Interval:
     """``base``'s FID minus ``row``'s on their common seeds, with a percentile bootstrap interval
     (:func:`~ddpm_mnist.book.verdicts.paired_interval`) at level ``1 - 0.05 / m`` for a pick among
-    ``m`` cells (Bonferroni), seed residuals pooled over the rows ``pool`` against ``base``, plus
-    the FID's sampling spread ``sampling_sd``."""
-    residuals = seed_residuals([differences(by_seed(base), by_seed(r)) for r in pool])
+    ``m`` cells (Bonferroni), seed residuals pooled over the rows ``pool`` against ``base``, each
+    trained network once (:func:`one_per_network`), plus the FID's sampling spread ``sampling_sd``."""
+    residuals = seed_residuals([differences(by_seed(base), by_seed(r)) for r in one_per_network(pool)])
     return paired_interval(by_seed(base), by_seed(row), 1 - ALPHA / m, 0.0 if np.isnan(sampling_sd) else sampling_sd,
                            residuals=residuals)
 

@@ -75,7 +75,7 @@ def beyond_findings(profile: str, results_dir: str | Path | None = None, k: int 
     one per chapter (the largest gap of each), largest first. Every cell of those chapters at
     the tuned U-Net's epochs (not Fashion-MNIST, scored in other features) is compared with the
     tuned U-Net on their common seeds (paired bootstrap with the FID's sampling noise, seed
-    residuals pooled over the cells, Bonferroni over all of them); a change is kept when its
+    residuals pooled over the cells' networks, each once, Bonferroni over all the cells); a change is kept when its
     interval excludes zero. Each: ``name``, ``chapter``, ``label``, ``fid`` (mean ± SD, seeds),
     ``gap`` (tuned minus it), ``interval`` (:class:`~.verdicts.Interval`), ``level``. ``compared``:
     :func:`beyond_intervals` already computed for the same profile."""

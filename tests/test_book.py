@@ -212,6 +212,31 @@ def test_study_values_read_gaps_against_paired_intervals():
     assert book.noise_band(1.0) == pytest.approx(2.772, abs=1e-3) and "± 2.77" in book.noise_band_text(1.0)
 
 
+def test_the_reading_leads_with_means_only_where_they_are_over_the_same_seeds():
+    import pandas as pd
+
+    from ddpm_mnist import book
+
+    def table(fids, seeds):
+        t = pd.DataFrame({"value": ["cosine", "linear-noise"], "report_best": [False, True], "seeds": seeds, "fids": fids})
+        return t.assign(fid_mean=t["fids"].map(lambda f: sum(f) / len(f)))
+
+    # the noising-process study at cpu-next with cosine on seed 0 alone: its lower mean hides a worse seed 0
+    lead = book.lead_text(table([[57.04], [55.46, 62.88, 55.57]], [[0], [0, 1, 2]]), "noising-process")
+    assert lead == ("The report chooses linear-noise, at 57.97 over 3 seeds here. The lowest mean FID is at cosine, 57.04 over 1 seed, "
+                    "but the two means are over different seeds: on the seed both have, cosine scores 1.58 higher than the report's choice.")
+    assert book.lead_text(table([[50.0, 52.0], [55.0, 57.0]], [[0, 1], [0, 1]]), "noising-process") == (
+        "The report chooses linear-noise; at this profile's budget our lowest mean FID is at cosine, 51.00, against 56.00 at the "
+        "report's choice, over 2 seeds each: our ranking does not agree with the report's.")
+    assert book.lead_text(table([[60.0], [55.0]], [[0], [0]]), "noising-process").startswith(
+        "The report chooses linear-noise, and at this profile's budget our lowest mean FID is there too: 55.00 over 1 seed")
+    assert book.lead_text(table([[60.0], [55.0]], [[0], [0]]).assign(fid_mean=[float("nan"), 55.0]), "noising-process") == (
+        "The report chooses linear-noise, at 55.00 over 1 seed here; no other value has a result yet.")
+    assert "share no seed yet" in book.lead_text(table([[50.0], [55.0]], [[3], [0]]), "noising-process")
+    assert book.lead_text(table([[50.0], [float("nan")]], [[0], []]).assign(fid_mean=[50.0, float("nan")]), "noising-process") == (
+        "The report chooses linear-noise, which has no result here yet; our lowest FID so far is at cosine, 50.00 over 1 seed.")
+
+
 def test_paired_change_and_its_words():
     import pandas as pd
 

@@ -589,11 +589,47 @@ def run_values(name: str, profile: str, value: Any, prefix: str, seeds: Sequence
     return {f"{prefix}_{k}": v for k, v in values.items()}
 
 
+def _over(n: int) -> str:
+    return f"over {n} seed{'s' if n != 1 else ''}"
+
+
+def lead_text(table: pd.DataFrame, name: str) -> str:
+    """The first sentence of a study's reading: the report's choice and our lowest mean FID (a
+    study table, ``tabulate``). Where the best row and the choice's hold different seeds, their
+    means are not comparable, and the sentence says what the seeds both have say instead
+    (:func:`paired_gap`); the verdict that follows gives the interval."""
+    st = get_study(name)
+    choice_label = st.label(st.report_choice)
+    chosen = named_value(st, choice_label)
+    ranked = ranked_runs(table)
+    choice = table[table["report_best"] & table["fid_mean"].notna()]
+    if not len(ranked):
+        return f"The report chooses {chosen}; our runs of this study wait for results."
+    best = ranked.iloc[0]
+    best_fid = f"{best['fid_mean']:.2f} {_over(len(best['seeds']))}"
+    if not len(choice):
+        return f"The report chooses {chosen}, which has no result here yet; our lowest FID so far is at {named_value(st, best['value'])}, {best_fid}."
+    choice = choice.iloc[0]
+    choice_fid = f"{choice['fid_mean']:.2f} {_over(len(choice['seeds']))}"
+    if len(ranked) == 1 and choice_label in best["values"]:
+        return f"The report chooses {chosen}, at {choice_fid} here; no other value has a result yet."
+    if choice_label in best["values"]:
+        return f"The report chooses {chosen}, and at this profile's budget our lowest mean FID is there too: {choice_fid}."
+    if sorted(best["seeds"]) == sorted(choice["seeds"]):
+        return (f"The report chooses {chosen}; at this profile's budget our lowest mean FID is at {named_value(st, best['value'])}, {best['fid_mean']:.2f}, "
+                f"against {choice['fid_mean']:.2f} at the report's choice, {_over(len(best['seeds']))} each: our ranking does not agree with the report's.")
+    common, gap = paired_gap(best, choice)
+    said = (f"on the {'seed' if len(common) == 1 else f'{len(common)} seeds'} both have, {named_value(st, best['value'])} scores {abs(gap):.2f} "
+            f"{'higher' if gap > 0 else 'lower'} than the report's choice" if common else "the two share no seed yet")
+    return (f"The report chooses {chosen}, at {choice_fid} here. The lowest mean FID is at {named_value(st, best['value'])}, {best_fid}, but the "
+            f"two means are over different seeds: {said}.")
+
+
 def study_values(table: pd.DataFrame, name: str, prefix: str, sampling_sd: float = float("nan"), sampling: bool = False) -> dict[str, str]:
     """The numbers a chapter's prose quotes (glued by :func:`~ddpm_mnist.book.display.glue_study`): ``<prefix>_best`` (our best value),
     ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
-    report's choice), ``<prefix>_agree`` ("agrees" / "does not agree") and ``<prefix>_margin``
-    (the runner-up's FID minus our best's on their common seeds with its 95% interval,
+    report's choice), ``<prefix>_agree`` ("agrees" / "does not agree"), ``<prefix>_lead`` (the
+    reading's first sentence, :func:`lead_text`) and ``<prefix>_margin`` (the runner-up's FID minus our best's on their common seeds with its 95% interval,
     :func:`margin_interval`, and whether it ranks them), ``<prefix>_order`` (:func:`order_text`),
     ``<prefix>_ahead`` and ``<prefix>_behind`` (:func:`versus_choice`). ``sampling_sd``: the FID's
     sampling spread (:func:`sampling_spread`); ``sampling``: the rows are one network sampled in
@@ -611,6 +647,7 @@ def study_values(table: pd.DataFrame, name: str, prefix: str, sampling_sd: float
     values.update(versus_choice(table, name, prefix, sampling_sd))
     agree = len(ranked) and st.label(st.report_choice) in ranked["values"].iloc[0]
     values[f"{prefix}_agree"] = "agrees" if agree else "does not agree"
+    values[f"{prefix}_lead"] = lead_text(table, name)
     if len(ranked) < 2:
         values[f"{prefix}_margin"] = "not measured yet (it needs two values)"
         return values

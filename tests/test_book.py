@@ -232,6 +232,7 @@ def test_the_reading_leads_with_means_only_where_they_are_over_the_same_seeds():
         "The report chooses linear-noise, and at this profile's budget our lowest mean FID is there too: 55.00 over 1 seed")
     assert book.lead_text(table([[60.0], [55.0]], [[0], [0]]).assign(fid_mean=[float("nan"), 55.0]), "noising-process") == (
         "The report chooses linear-noise, at 55.00 over 1 seed here; no other value has a result yet.")
+    assert book.lead_text(table([[55.0], [55.0]], [[0], [0]]), "noising-process").endswith("is at cosine and at the report's choice alike.")
     assert "share no seed yet" in book.lead_text(table([[50.0], [55.0]], [[3], [0]]), "noising-process")
     assert book.lead_text(table([[50.0], [float("nan")]], [[0], []]).assign(fid_mean=[50.0, float("nan")]), "noising-process") == (
         "The report chooses linear-noise, which has no result here yet; our lowest FID so far is at cosine, 50.00 over 1 seed.")

@@ -615,6 +615,9 @@ def lead_text(table: pd.DataFrame, name: str) -> str:
         return f"The report chooses {chosen}, at {choice_fid} here; no other value has a result yet."
     if choice_label in best["values"]:
         return f"The report chooses {chosen}, and at this profile's budget our lowest mean FID is there too: {choice_fid}."
+    if sorted(best["seeds"]) == sorted(choice["seeds"]) and f"{best['fid_mean']:.2f}" == f"{choice['fid_mean']:.2f}":
+        return (f"The report chooses {chosen}; at this profile's budget our lowest mean FID, {choice['fid_mean']:.2f} "
+                f"{_over(len(best['seeds']))}, is at {named_value(st, best['value'])} and at the report's choice alike.")
     if sorted(best["seeds"]) == sorted(choice["seeds"]):
         return (f"The report chooses {chosen}; at this profile's budget our lowest mean FID is at {named_value(st, best['value'])}, {best['fid_mean']:.2f}, "
                 f"against {choice['fid_mean']:.2f} at the report's choice, {_over(len(best['seeds']))} each: our ranking does not agree with the report's.")

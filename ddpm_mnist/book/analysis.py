@@ -611,20 +611,21 @@ def lead_text(table: pd.DataFrame, name: str) -> str:
         return f"The report chooses {chosen}, which has no result here yet; our lowest FID so far is at {named_value(st, best['value'])}, {best_fid}."
     choice = choice.iloc[0]
     choice_fid = f"{choice['fid_mean']:.2f} {_over(len(choice['seeds']))}"
-    if len(ranked) == 1 and choice_label in best["values"]:
-        return f"The report chooses {chosen}, at {choice_fid} here; no other value has a result yet."
     if choice_label in best["values"]:
-        return f"The report chooses {chosen}, and at this profile's budget our lowest mean FID is there too: {choice_fid}."
-    if sorted(best["seeds"]) == sorted(choice["seeds"]) and f"{best['fid_mean']:.2f}" == f"{choice['fid_mean']:.2f}":
-        return (f"The report chooses {chosen}; at this profile's budget our lowest mean FID, {choice['fid_mean']:.2f} "
-                f"{_over(len(best['seeds']))}, is at {named_value(st, best['value'])} and at the report's choice alike.")
-    if sorted(best["seeds"]) == sorted(choice["seeds"]):
-        return (f"The report chooses {chosen}; at this profile's budget our lowest mean FID is at {named_value(st, best['value'])}, {best['fid_mean']:.2f}, "
-                f"against {choice['fid_mean']:.2f} at the report's choice, {_over(len(best['seeds']))} each: our ranking does not agree with the report's.")
+        return (f"The report chooses {chosen}, at {choice_fid} here; no other value has a result yet." if len(ranked) == 1 else
+                f"The report chooses {chosen}, and at this profile's budget our lowest mean FID is there too: {choice_fid}.")
+    best_name, same_seeds = named_value(st, best["value"]), sorted(best["seeds"]) == sorted(choice["seeds"])
+    if same_seeds and f"{best['fid_mean']:.2f}" == f"{choice['fid_mean']:.2f}":
+        return (f"The report chooses {chosen}; at this profile's budget our lowest mean FID, {choice_fid}, is at {best_name} "
+                "and at the report's choice alike.")
+    if same_seeds:
+        return (f"The report chooses {chosen}; at this profile's budget our lowest mean FID is at {best_name}, {best['fid_mean']:.2f}, "
+                f"against {choice['fid_mean']:.2f} at the report's choice, {_over(len(best['seeds']))} each: our ranking does not "
+                "agree with the report's.")
     common, gap = paired_gap(best, choice)
-    said = (f"on the {'seed' if len(common) == 1 else f'{len(common)} seeds'} both have, {named_value(st, best['value'])} scores {abs(gap):.2f} "
+    said = (f"on the {'seed' if len(common) == 1 else f'{len(common)} seeds'} both have, {best_name} scores {abs(gap):.2f} "
             f"{'higher' if gap > 0 else 'lower'} than the report's choice" if common else "the two share no seed yet")
-    return (f"The report chooses {chosen}, at {choice_fid} here. The lowest mean FID is at {named_value(st, best['value'])}, {best_fid}, but the "
+    return (f"The report chooses {chosen}, at {choice_fid} here. The lowest mean FID is at {best_name}, {best_fid}, but the "
             f"two means are over different seeds: {said}.")
 
 
@@ -632,8 +633,9 @@ def study_values(table: pd.DataFrame, name: str, prefix: str, sampling_sd: float
     """The numbers a chapter's prose quotes (glued by :func:`~ddpm_mnist.book.display.glue_study`): ``<prefix>_best`` (our best value),
     ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
     report's choice), ``<prefix>_agree`` ("agrees" / "does not agree"), ``<prefix>_lead`` (the
-    reading's first sentence, :func:`lead_text`) and ``<prefix>_margin`` (the runner-up's FID minus our best's on their common seeds with its 95% interval,
-    :func:`margin_interval`, and whether it ranks them), ``<prefix>_order`` (:func:`order_text`),
+    reading's first sentence, :func:`lead_text`) and ``<prefix>_margin`` (the runner-up's FID
+    minus our best's on their common seeds with its 95% interval, :func:`margin_interval`, and
+    whether it ranks them), ``<prefix>_order`` (:func:`order_text`),
     ``<prefix>_ahead`` and ``<prefix>_behind`` (:func:`versus_choice`). ``sampling_sd``: the FID's
     sampling spread (:func:`sampling_spread`); ``sampling``: the rows are one network sampled in
     different ways, so only that noise enters the margin."""

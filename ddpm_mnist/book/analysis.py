@@ -499,10 +499,15 @@ def beyond_cells(profile: str, results_dir: str | Path | None = None) -> list[tu
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
     tuned = prof.apply(TUNED)
-    return [(name, pd.concat([row, pd.Series({"network": prof.study_config(BEYOND[name], value).train_hash()})]))
-            for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS) if name != "fashion"
-            for value, (_, row) in zip(BEYOND[name].values, runner.tabulate(BEYOND[name], prof, RULE_SEEDS, results_dir).iterrows())
-            if row["run"] != tuned.hash() and prof.study_config(BEYOND[name], value).epochs == tuned.epochs]
+    cells = []
+    for name in dict.fromkeys(name for name, _, _ in BEYOND_RUNS):
+        if name == "fashion":
+            continue
+        for value, (_, row) in zip(BEYOND[name].values, runner.tabulate(BEYOND[name], prof, RULE_SEEDS, results_dir).iterrows()):
+            config = prof.study_config(BEYOND[name], value)
+            if row["run"] != tuned.hash() and config.epochs == tuned.epochs:
+                cells.append((name, pd.concat([row, pd.Series({"network": config.train_hash()})])))
+    return cells
 
 
 def one_per_network(rows: Sequence[pd.Series]) -> list[pd.Series]:

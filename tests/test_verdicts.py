@@ -37,6 +37,9 @@ def test_verdicts_on_known_tables():
     better = _table({"c": ([50, 60, 70], None), "x": ([80, 91, 99], None), "y": ([30, 41, 49], None)})
     word, why = verdict(compare_with_choice(better, choice))
     assert word == CONTRADICTED and why.startswith("y is better by 20.00")
+    # the interval is the gain's, in the direction of "better by": both ends positive, around 20
+    low, high = (float(x) for x in why.split("(interval ")[1].split(";")[0].split(" to "))
+    assert 0 < low < 20 < high
     # y's lower FID comes with a precision collapse (blobs): not a contradiction
     blobs = _table({"c": ([50, 60, 70], [0.8, 0.8, 0.8]), "x": ([80, 91, 99], [0.8] * 3), "y": ([30, 41, 49], [0.3, 0.2, 0.25])})
     word, why = verdict(compare_with_choice(blobs, choice))

@@ -481,8 +481,9 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
     baseline; not the epochs study, which changes the budget) at ``profile``, against the
     baseline: ``best`` (study and value), ``best_fid`` (mean ± std, seeds), ``baseline_fid``,
     ``gap`` (baseline minus best), ``paired`` (the gap on the seeds both have, when their seeds
-    differ; else ""), ``spread`` (the baseline's seed std) and ``verdict`` (whether the gap
-    exceeds twice the spread). "—" where results are missing."""
+    differ; else ""), ``interval`` (that gap's paired interval, Bonferroni over every cell
+    measured), ``spread`` (the baseline's seed std) and ``verdict`` (whether the interval excludes
+    zero, in words). "—" where results are missing."""
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
     baseline = prof.study_config(STUDIES["models"], "unet").hash()

@@ -174,7 +174,9 @@ def verdict(comparisons: pd.DataFrame) -> tuple[str, str]:
     level = f"{compared['level'].iloc[0]:.1%} intervals, Bonferroni over {len(compared)} comparisons"
     if len(beating):
         best = beating.loc[beating["fid"].map(lambda c: c.mean).idxmin()]
-        return CONTRADICTED, f"{best['value']} is better by {-best['fid'].mean:.2f} FID ({_interval(best['fid'])}; {level})"
+        gain = best["fid"]
+        return CONTRADICTED, (f"{best['value']} is better by {-gain.mean:.2f} FID "
+                              f"(interval {-gain.high:+.2f} to {-gain.low:+.2f}; {level})")
     beaten = compared[[c.above_zero for c in compared["fid"]]]
     caveat = ""
     if len(better):
@@ -184,6 +186,3 @@ def verdict(comparisons: pd.DataFrame) -> tuple[str, str]:
         return CONFIRMED, f"better than {', '.join(beaten['value'])} beyond the interval, and no value beats it ({level}){caveat}"
     return NOT_SEPARABLE, f"no difference to the report's choice excludes zero ({level}){caveat}"
 
-
-def _interval(c: Interval) -> str:
-    return f"interval {c.low:+.2f} to {c.high:+.2f}"

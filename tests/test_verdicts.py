@@ -166,3 +166,23 @@ def test_the_beyond_headline_tells_no_finding_from_no_interval_yet():
     assert beyond_text([], "58", one_seed).startswith("The changes beyond the report have one seed each so far")
     assert beyond_text([], "58", measured).startswith("No change beyond the report is better than the tuned U-Net")
     assert beyond_text([], "58", []) == "No change beyond the report is measured yet (the tuned U-Net: FID 58)."
+
+
+def test_the_comparison_caption_counts_the_values_compared_so_far(monkeypatch):
+    import IPython.display
+
+    from ddpm_mnist.book import analysis, display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(display, "glue_all", lambda values: values)
+    monkeypatch.setattr(analysis, "sampling_spread", lambda profile, results_dir=None: 0.0)
+    t = _table({"256": ([50, 60, 70], None), "64": ([30, 41, 49], None), "2048": ([], None)})
+    t["fid_mean"], t["n_seeds"] = [np.mean(f) if f else np.nan for f in t["fids"]], [len(f) for f in t["fids"]]
+    display.verdict(t, "batch-size", "bs", "smoke")
+    caption = shown[-1].data
+    assert caption.endswith("95.0% intervals (Bonferroni over 1 value of 2; the others share no seed with the choice yet).")
+    assert verdict(compare_with_choice(t, "256"))[1].endswith("Bonferroni over 1 comparison)")
+    shown.clear()
+    display.verdict(t[t["value"] == "256"], "batch-size", "bs", "smoke")
+    assert [s.data for s in shown] == ["No value shares a seed with the report's choice yet."]

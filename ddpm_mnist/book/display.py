@@ -85,10 +85,12 @@ def verdict(table: pd.DataFrame, name: str, prefix: str, profile: str, results_d
 
     found = analysis.study_verdict(table, name, analysis.sampling_spread(profile, results_dir))
     level = found["comparisons"]["level"]
+    m = sum(c.n > 0 for c in found["comparisons"]["fid"]) if len(level) else 0
+    over = f"{m} value{'s' if m != 1 else ''}" + (f" of {len(level)}; the others share no seed with the choice yet" if m < len(level) else "")
     note = (f"Each value minus the report's choice, on their common seeds; negative FID is better, negative precision or "
             f"recall worse. Percentile bootstrap over seeds with the FID's sampling noise, {level.iloc[0]:.1%} intervals "
-            f"(Bonferroni over {len(level)} values).") if len(level) else "No value to compare yet."
-    if len(level):
+            f"(Bonferroni over {over}).") if m else "No value shares a seed with the report's choice yet."
+    if m:
         display(analysis.comparison_table(found["comparisons"]).style.hide(axis="index"))
     display(Markdown(note))
     glue_all({f"{prefix}_verdict": found["verdict"], f"{prefix}_verdict_why": found["why"],

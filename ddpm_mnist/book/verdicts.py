@@ -171,7 +171,7 @@ def verdict(comparisons: pd.DataFrame) -> tuple[str, str]:
     better = compared[[c.below_zero for c in compared["fid"]]]
     worse_quality = [p.below_zero or r.below_zero for p, r in zip(better["precision"], better["recall"])]
     beating = better[[not w for w in worse_quality]]
-    level = f"{compared['level'].iloc[0]:.1%} intervals, Bonferroni over {len(compared)} comparisons"
+    level = f"{compared['level'].iloc[0]:.1%} intervals, Bonferroni over {len(compared)} comparison{'s' if len(compared) != 1 else ''}"
     if len(beating):
         best = beating.loc[beating["fid"].map(lambda c: c.mean).idxmin()]
         gain = best["fid"]

@@ -186,3 +186,13 @@ def test_the_comparison_caption_counts_the_values_compared_so_far(monkeypatch):
     shown.clear()
     display.verdict(t[t["value"] == "256"], "batch-size", "bs", "smoke")
     assert [s.data for s in shown] == ["No value shares a seed with the report's choice yet."]
+
+
+def test_a_negated_interval_is_the_same_comparison_the_other_way_round():
+    from ddpm_mnist.book.verdicts import Interval
+
+    c = paired_interval({0: 10.0, 1: 14.0, 2: 11.0}, {0: 20.0, 1: 21.0, 2: 25.0})
+    flipped = paired_interval({0: 20.0, 1: 21.0, 2: 25.0}, {0: 10.0, 1: 14.0, 2: 11.0})
+    n = c.negated()
+    assert isinstance(n, Interval) and n.n == c.n and n.mean == -c.mean and (n.low, n.high) == (-c.high, -c.low)
+    assert n.above_zero == c.below_zero and n.mean == pytest.approx(flipped.mean)

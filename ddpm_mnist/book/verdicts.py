@@ -63,6 +63,11 @@ class Interval:
     def above_zero(self) -> bool:
         return bool(self.low > 0)
 
+    def negated(self) -> "Interval":
+        """The same comparison the other way round (``b - a`` for ``a - b``): what a sentence that
+        says "better by" or "below by" gives, so that its interval has the sign of its words."""
+        return Interval(self.n, -self.mean, -self.high, -self.low)
+
     def text(self, digits: int = 2) -> str:
         """``-12.30 [-20.10, -4.50]``, "-12.30 [no seed noise measured]", or "—" without common seeds."""
         if self.n == 0:
@@ -174,9 +179,9 @@ def verdict(comparisons: pd.DataFrame) -> tuple[str, str]:
     level = f"{compared['level'].iloc[0]:.1%} intervals, Bonferroni over {len(compared)} comparison{'s' if len(compared) != 1 else ''}"
     if len(beating):
         best = beating.loc[beating["fid"].map(lambda c: c.mean).idxmin()]
-        gain = best["fid"]
-        return CONTRADICTED, (f"{best['value']} is better by {-gain.mean:.2f} FID "
-                              f"(interval {-gain.high:+.2f} to {-gain.low:+.2f}; {level})")
+        gain = best["fid"].negated()
+        return CONTRADICTED, (f"{best['value']} is better by {gain.mean:.2f} FID "
+                              f"(interval {gain.low:+.2f} to {gain.high:+.2f}; {level})")
     beaten = compared[[c.above_zero for c in compared["fid"]]]
     caveat = ""
     if len(better):

@@ -563,7 +563,7 @@ def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Se
             interval = against_baseline(base, row, [r for _, r, own in cells if not own], len(cells), sampling_sd)
             out["interval"] = interval.text()
             if interval.n and not np.isnan(interval.low):
-                level = f"{1 - ALPHA / len(cells):.1%} interval {interval.low:+.2f} to {interval.high:+.2f}, Bonferroni over {len(cells)} cells"
+                level = f"{1 - ALPHA / len(cells):.1%} interval (Bonferroni over {len(cells)} cells), {interval.low:+.2f} to {interval.high:+.2f},"
                 out["verdict"] = (f"an improvement at this budget: its {level} excludes zero" if interval.above_zero
                                   else f"not separable from the baseline at this budget: its {level} includes zero")
             elif interval.n:

@@ -169,10 +169,21 @@ def compare_with_choice(table: pd.DataFrame, choice: str, sampling_sd: float = 0
 def verdict(comparisons: pd.DataFrame) -> tuple[str, str]:
     """The study's verdict (:data:`CONFIRMED`, :data:`CONTRADICTED`, :data:`NOT_SEPARABLE`, or
     :data:`NOT_MEASURED` while no value can be compared with the choice) from
-    :func:`compare_with_choice`, and a sentence of evidence naming the values that decide it."""
+    :func:`compare_with_choice`, and a sentence of evidence naming the values that decide it and,
+    while some value shares no seed with the choice yet, those values: the verdict is then the one
+    the values measured so far give."""
     compared = comparisons[[c.n > 0 for c in comparisons["fid"]]] if len(comparisons) else comparisons
     if not len(compared):
         return NOT_MEASURED, "no value shares a seed with the report's choice yet"
+    word, why = _verdict_of(compared)
+    waiting = [v for v in comparisons["value"] if v not in set(compared["value"])]
+    if waiting:  # the verdict stands on the values measured so far; say which are still to come
+        why += f"; {', '.join(waiting)} not measured yet"
+    return word, why
+
+
+def _verdict_of(compared: pd.DataFrame) -> tuple[str, str]:
+    """:func:`verdict` over comparisons that all share at least one seed with the choice."""
     better = compared[[c.below_zero for c in compared["fid"]]]
     worse_quality = [p.below_zero or r.below_zero for p, r in zip(better["precision"], better["recall"])]
     beating = better[[not w for w in worse_quality]]

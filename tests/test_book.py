@@ -544,3 +544,17 @@ def test_a_network_sampled_in_many_ways_counts_once_in_the_seed_noise():
     counted_five_times = against_baseline(base, calm, [calm, row(wild[0]["fids"])] + [row(w["fids"]) for w in wild[1:]], 2, 0.0)
     assert against_baseline(base, calm, [calm, *wild], 2, 0.0) == once
     assert counted_five_times.high - counted_five_times.low > once.high - once.low
+
+
+def test_the_introductions_glance_links_every_study_to_its_chapter():
+    import pandas as pd
+
+    from ddpm_mnist.book.conclusion import glance_markdown
+
+    summary = pd.DataFrame({"study": ["4.3.1 Batch size", "4.1-4.3 Dense, convolutional and U-Net denoisers"],
+                            "report's choice": ["256", "unet"], "our best": ["64", "unet"],
+                            "verdict": ["contradicted", "confirmed"]}, index=pd.Index(["batch-size", "models"], name="name"))
+    lines = glance_markdown(summary).splitlines()
+    assert lines[0] == "| study | the report's choice | our best | verdict |" and len(lines) == 4
+    assert lines[2] == "| {doc}`4.3.1 Batch size <batch-size>` | 256 | 64 | contradicted |"
+    assert lines[3].startswith("| {doc}`4.1-4.3 Dense, convolutional and U-Net denoisers <unet>` |")

@@ -18,6 +18,7 @@ from ..studies.beyond import BEYOND
 from ..studies.plan import tuned_row
 from ..studies.report import STUDIES
 from .analysis import against_baseline, beyond_cells, fid_text, listing, named_value, sampling_spread
+from .analysis import summary as study_summary
 from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_MEASURED, NOT_SEPARABLE, Interval
 
 CHAPTERS = {"models": "unet", "fewer-steps": "beyond-ddim", "ema": "beyond-ema", "eps-fixes": "beyond-eps",
@@ -115,6 +116,31 @@ def beyond_lead(findings: list[dict], compared: list[tuple[str, pd.Series, Inter
     if not any(not np.isnan(iv.low) for _, _, iv in compared):
         return "the changes beyond the report have too few seeds yet for an interval against the tuned U-Net"
     return "no change beyond the report separates from the tuned U-Net"
+
+
+def at_a_glance(profile: str, results_dir: str | Path | None = None) -> dict:
+    """Everything the book's headline rests on, computed once: ``summary``
+    (:func:`.analysis.summary`), ``groups`` (:func:`verdict_groups` of it), ``compared``
+    (:func:`beyond_intervals`), ``findings`` (:func:`beyond_findings` over those) and
+    ``headline``: one sentence, the verdict count of the report's studies and the largest gain
+    beyond the report with its interval (the conclusion's and the introduction's finding)."""
+    table = study_summary(profile, results_dir)
+    groups = verdict_groups(table)
+    compared = beyond_intervals(profile, results_dir)
+    findings = beyond_findings(profile, results_dir, compared=compared)
+    return {"summary": table, "groups": groups, "compared": compared, "findings": findings,
+            "headline": f"Of the report's studies at this budget: {groups['count']}; {beyond_lead(findings, compared)}."}
+
+
+def glance_markdown(summary: pd.DataFrame) -> str:
+    """The introduction's short form of :func:`.analysis.summary` as a MyST table: per study of
+    the report, its name as a link to its chapter, the report's choice, our best value and the
+    verdict."""
+    lines = ["| study | the report's choice | our best | verdict |", "| --- | --- | --- | --- |"]
+    choice = "report's choice"
+    lines += [f"| {{doc}}`{row['study']} <{chapter_of(name)}>` | {row[choice]} | {row['our best']} | {row['verdict']} |"
+              for name, row in summary.iterrows()]
+    return "\n".join(lines)
 
 
 def beyond_text(findings: list[dict], base_fid: str, compared: list[tuple[str, pd.Series, Interval]] | None = None) -> str:

@@ -227,7 +227,8 @@ def test_the_reading_leads_with_means_only_where_they_are_over_the_same_seeds():
                     "but the two means are over different seeds: on the seed both have, cosine scores 1.58 higher than the report's choice.")
     assert book.lead_text(table([[50.0, 52.0], [55.0, 57.0]], [[0, 1], [0, 1]]), "noising-process") == (
         "The report chooses linear-noise; at this profile's budget our lowest mean FID is at cosine, 51.00, against 56.00 at the "
-        "report's choice, over 2 seeds each: our ranking does not agree with the report's.")
+        "report's choice, over 2 seeds each: by the means alone the report's choice is not our best; the verdict below says "
+        "whether the seeds separate the two.")
     assert book.lead_text(table([[60.0], [55.0]], [[0], [0]]), "noising-process").startswith(
         "The report chooses linear-noise, and at this profile's budget our lowest mean FID is there too: 55.00 over 1 seed")
     assert book.lead_text(table([[60.0], [55.0]], [[0], [0]]).assign(fid_mean=[float("nan"), 55.0]), "noising-process") == (

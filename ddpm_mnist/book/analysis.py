@@ -603,7 +603,8 @@ def lead_text(table: pd.DataFrame, name: str) -> str:
     """The first sentence of a study's reading: the report's choice and our lowest mean FID (a
     study table, ``tabulate``). Where the best row and the choice's hold different seeds, their
     means are not comparable, and the sentence says what the seeds both have say instead
-    (:func:`paired_gap`); the verdict that follows gives the interval."""
+    (:func:`paired_gap`); the verdict that follows gives the interval, so the sentence ranks
+    nothing by itself."""
     st = get_study(name)
     choice_label = st.label(st.report_choice)
     chosen = named_value(st, choice_label)
@@ -626,8 +627,8 @@ def lead_text(table: pd.DataFrame, name: str) -> str:
                 "and at the report's choice alike.")
     if same_seeds:
         return (f"The report chooses {chosen}; at this profile's budget our lowest mean FID is at {best_name}, {best['fid_mean']:.2f}, "
-                f"against {choice['fid_mean']:.2f} at the report's choice, {_over(len(best['seeds']))} each: our ranking does not "
-                "agree with the report's.")
+                f"against {choice['fid_mean']:.2f} at the report's choice, {_over(len(best['seeds']))} each: by the means alone the "
+                "report's choice is not our best; the verdict below says whether the seeds separate the two.")
     common, gap = paired_gap(best, choice)
     said = (f"on the {'seed' if len(common) == 1 else f'{len(common)} seeds'} both have, {best_name} scores {abs(gap):.2f} "
             f"{'higher' if gap > 0 else 'lower'} than the report's choice" if common else "the two share no seed yet")

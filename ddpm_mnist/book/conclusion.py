@@ -5,6 +5,8 @@
 :func:`beyond_findings` keeps, chapter by chapter of the part "Beyond the report", the change
 whose paired interval against the tuned U-Net excludes zero by the widest margin. Both return
 MyST text with ``{doc}`` links, glued into ``book/conclusion.md`` with the ``:myst`` format.
+:func:`at_a_glance` computes them once with the headline that both the conclusion and the
+introduction (``book/intro.md``, with :func:`glance_markdown`'s table) open with.
 """
 
 from __future__ import annotations

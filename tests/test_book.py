@@ -198,7 +198,7 @@ def test_study_values_read_gaps_against_paired_intervals():
     better = table.assign(fids=[[10.0, 11.0, 9.0], [20.0, 21.0, 19.0], [21.0, 19.0, 22.0]], fid_mean=[10.0, 20.0, 20.0 + 2 / 3])
     assert book.versus_choice(better, "batch-size", "t")["t_ahead"] == "32 (10.00)"
     out = book.study_values(table, "batch-size", "t")
-    assert out["t_best"] == "256" and out["t_agree"] == "agrees"
+    assert out["t_best"] == "256" and out["t_lead"].startswith("The report chooses batch size = 256, and at this profile's budget our lowest mean FID is there too")
     assert out["t_margin"].startswith("0.67 on 3 common seeds, 95% interval") and out["t_margin"].endswith(": not separable")
     # rows that sample one network differently: only the FID's sampling noise enters
     assert out["t_margin"] != book.study_values(table, "batch-size", "t", 1.0, sampling=True)["t_margin"]
@@ -268,7 +268,7 @@ def test_values_sharing_a_run_are_one_candidate():
     assert merged["value"].tolist() == ["50", "100", "200 = 1000"] and merged["values"].iloc[-1] == ["200", "1000"]
     out = book.study_values(table, "epochs", "t")
     assert out["t_best"] == "200 = 1000" and out["t_margin"].startswith("30.00 on 1 common seed")
-    assert out["t_agree"] == "does not agree"
+    assert out["t_lead"].startswith("The report chooses 50 epochs; at this profile's budget our lowest mean FID is at 200 = 1000 epochs, 30.00")
     # the report's order is over the values it has numbers for
     assert out["t_order"] == "ours: 200 = 1000 < 100 < 50; the report's: 1000 < 50 < 100"
     assert book.order_text(table.assign(fid_mean=float("nan"))) == "not measured yet"

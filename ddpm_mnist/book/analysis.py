@@ -638,27 +638,19 @@ def lead_text(table: pd.DataFrame, name: str) -> str:
 
 def study_values(table: pd.DataFrame, name: str, prefix: str, sampling_sd: float = float("nan"), sampling: bool = False) -> dict[str, str]:
     """The numbers a chapter's prose quotes (glued by :func:`~ddpm_mnist.book.display.glue_study`): ``<prefix>_best`` (our best value),
-    ``<prefix>_best_fid``, ``<prefix>_report_choice``, ``<prefix>_report_choice_fid`` (ours at the
-    report's choice), ``<prefix>_agree`` ("agrees" / "does not agree"), ``<prefix>_lead`` (the
-    reading's first sentence, :func:`lead_text`) and ``<prefix>_margin`` (the runner-up's FID
+    ``<prefix>_best_fid``, ``<prefix>_lead`` (the reading's first sentence, :func:`lead_text`) and ``<prefix>_margin`` (the runner-up's FID
     minus our best's on their common seeds with its 95% interval, :func:`margin_interval`, and
     whether it ranks them), ``<prefix>_order`` (:func:`order_text`),
     ``<prefix>_ahead`` and ``<prefix>_behind`` (:func:`versus_choice`). ``sampling_sd``: the FID's
     sampling spread (:func:`sampling_spread`); ``sampling``: the rows are one network sampled in
     different ways, so only that noise enters the margin."""
-    st = get_study(name)
     ranked = ranked_runs(table)
-    choice = table[table["report_best"]]
     values = {
         f"{prefix}_best": ranked["value"].iloc[0] if len(ranked) else "—",
         f"{prefix}_best_fid": f"{ranked['fid_mean'].iloc[0]:.2f}" if len(ranked) else "—",
-        f"{prefix}_report_choice": st.label(st.report_choice),
-        f"{prefix}_report_choice_fid": f"{choice['fid_mean'].iloc[0]:.2f}" if len(choice) and choice["fid_mean"].notna().all() else "—",
     }
     values[f"{prefix}_order"] = order_text(table)
     values.update(versus_choice(table, name, prefix, sampling_sd))
-    agree = len(ranked) and st.label(st.report_choice) in ranked["values"].iloc[0]
-    values[f"{prefix}_agree"] = "agrees" if agree else "does not agree"
     values[f"{prefix}_lead"] = lead_text(table, name)
     if len(ranked) < 2:
         values[f"{prefix}_margin"] = "not measured yet (it needs two values)"

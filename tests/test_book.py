@@ -525,6 +525,23 @@ def test_the_best_cell_without_seed_noise_says_it_has_no_interval_yet():
     assert _best_against_baseline(three, base, 0.9)["verdict"].startswith("an improvement at this budget")
 
 
+def test_the_best_cell_says_what_it_spends_beside_the_baseline():
+    import pandas as pd
+
+    from ddpm_mnist import book
+
+    base = pd.Series({"steps": 702.0, "parameters": 541537.0})
+    # batch 32 in the same 3 epochs: 8 times the optimiser steps, which is more budget
+    assert book.cost_text(base, pd.Series({"steps": 5625.0, "parameters": 541537.0})) == (
+        " It is not the baseline's budget: it takes 5,625 optimiser steps where the baseline takes 702, "
+        "and more optimiser steps in the same epochs are more training, as more epochs are.")
+    assert book.cost_text(base, pd.Series({"steps": 702.0, "parameters": 2e6})) == (
+        " It is not the baseline's budget: it has 2,000,000 parameters where the baseline has 541,537.")
+    assert book.cost_text(base, pd.Series({"steps": 87.0, "parameters": 2e6})).endswith(
+        "it takes 87 optimiser steps where the baseline takes 702 and has 2,000,000 parameters where the baseline has 541,537.")
+    assert book.cost_text(base, base) == "" and book.cost_text(base, pd.Series({"steps": float("nan")})) == ""
+
+
 def test_a_network_sampled_in_many_ways_counts_once_in_the_seed_noise():
     import pandas as pd
 

@@ -182,7 +182,7 @@ def test_the_comparison_caption_counts_the_values_compared_so_far(monkeypatch):
     display.verdict(t, "batch-size", "bs", "smoke")
     caption = shown[-1].data
     assert caption.endswith("95.0% intervals (Bonferroni over 1 value of 2; the others share no seed with the choice yet).")
-    assert verdict(compare_with_choice(t, "256"))[1].endswith("Bonferroni over 1 comparison); 2048 not measured yet")
+    assert verdict(compare_with_choice(t, "256"))[1].endswith("Bonferroni over 1 comparison), with 2048 not measured yet")
     shown.clear()
     display.verdict(t[t["value"] == "256"], "batch-size", "bs", "smoke")
     assert [s.data for s in shown] == ["No value shares a seed with the report's choice yet."]

@@ -26,7 +26,7 @@ from ..studies.plan import BEYOND_RUNS, RULE_SEEDS, tuned_row
 from ..studies.profiles import get_profile, results_dir_for
 from ..studies.registry import get_study
 from ..studies.report import STUDIES
-from .verdicts import (ALPHA, Interval, by_seed, compare_with_choice, differences, paired_interval, seed_residuals,
+from .verdicts import (ALPHA, Interval, by_seed, compare_with_choice, differences, listing, paired_interval, seed_residuals,
                        study_residuals, verdict)
 
 PARAM_LABELS = {
@@ -280,11 +280,6 @@ def step_order_text(table: pd.DataFrame) -> str:
             "whether those orders are beyond the noise.")
 
 
-def listing(items: list[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def digit_share(result: dict, digit: int) -> float:
     """Fraction (0-1) of a stored run's scored samples that the MNIST classifier reads as ``digit``."""
     hist = result["metrics"]["digits"]["histogram"]
@@ -482,8 +477,9 @@ def best_configuration(profile: str, results_dir: str | Path | None = None) -> d
     baseline: ``best`` (study and value), ``best_fid`` (mean ± std, seeds), ``baseline_fid``,
     ``gap`` (baseline minus best), ``paired`` (the gap on the seeds both have, when their seeds
     differ; else ""), ``interval`` (that gap's paired interval, Bonferroni over every cell
-    measured), ``spread`` (the baseline's seed std) and ``verdict`` (whether the interval excludes
-    zero, in words). "—" where results are missing."""
+    measured), ``spread`` (the baseline's seed std), ``verdict`` (whether the interval excludes
+    zero, in words) and ``cost`` (what the best spends beside the baseline, :func:`cost_text`).
+    "—" where results are missing."""
     prof = get_profile(profile)
     results_dir = results_dir_for(profile, results_dir)
     baseline = prof.study_config(STUDIES["models"], "unet").hash()
@@ -543,11 +539,31 @@ def against_baseline(base: pd.Series, row: pd.Series, pool: Sequence[pd.Series],
                            residuals=residuals)
 
 
+def cost_text(base: pd.Series, row: pd.Series) -> str:
+    """What study row ``row`` spends beside the baseline's row ``base`` (rows of
+    :func:`~ddpm_mnist.studies.runner.tabulate`), as a sentence: its optimiser steps and its
+    parameters where they differ from the baseline's; "" where neither does. More steps in the
+    same epochs is more training, the reason the number of epochs is set aside; the sentence says
+    so where the row takes more. (Wall time is not compared: the runs were timed on whichever
+    machine and load they met.)"""
+    said = {"steps": ("takes {:,} optimiser steps where the baseline takes {:,}"),
+            "parameters": ("has {:,} parameters where the baseline has {:,}")}
+    pairs = {k: (float(row.get(k, np.nan)), float(base.get(k, np.nan))) for k in said}
+    spent = [said[k].format(int(mine), int(theirs)) for k, (mine, theirs) in pairs.items()
+             if not (np.isnan(mine) or np.isnan(theirs)) and mine != theirs]
+    if not spent:
+        return ""
+    more = pairs["steps"][0] > pairs["steps"][1]
+    return (f" It is not the baseline's budget: it {listing(spent)}"
+            + (", and more optimiser steps in the same epochs are more training, as more epochs are." if more else "."))
+
+
 def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Series, sampling_sd: float = float("nan")) -> dict[str, str]:
     """The keys of :func:`best_configuration` for the lowest-FID cell of ``cells`` (label, study
     row, whether it is the baseline's own run) against the baseline's row ``base``: the paired gap
-    on common seeds with its interval (:func:`against_baseline`, Bonferroni over the cells measured)."""
-    out = dict.fromkeys(["best", "best_fid", "baseline_fid", "gap", "interval", "spread", "verdict"], "—") | {"paired": ""}
+    on common seeds with its interval (:func:`against_baseline`, Bonferroni over the cells measured),
+    and ``cost`` (:func:`cost_text`)."""
+    out = dict.fromkeys(["best", "best_fid", "baseline_fid", "gap", "interval", "spread", "verdict"], "—") | {"paired": "", "cost": ""}
     out["baseline_fid"] = fid_text(base["fid_mean"], base["fid_std"], base["n_seeds"])
     out["spread"] = "—" if np.isnan(base["fid_std"]) else f"{base['fid_std']:.2f}"
     cells = [c for c in cells if not np.isnan(c[1]["fid_mean"])]
@@ -556,7 +572,7 @@ def _best_against_baseline(cells: list[tuple[str, pd.Series, bool]], base: pd.Se
         gap = base["fid_mean"] - row["fid_mean"]
         out.update(best="the baseline itself" if is_base else label,
                    best_fid=fid_text(row["fid_mean"], row["fid_std"], row["n_seeds"]), gap="—" if np.isnan(gap) else f"{gap:.2f}",
-                   paired="" if is_base else _paired_text(base, row))
+                   paired="" if is_base else _paired_text(base, row), cost="" if is_base else cost_text(base, row))
         if is_base:
             out["verdict"] = "nil: no alternative the report tried beats its final configuration here"
         else:

@@ -33,7 +33,7 @@ share). For each value:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,8 +178,13 @@ def verdict(comparisons: pd.DataFrame) -> tuple[str, str]:
     word, why = _verdict_of(compared)
     waiting = [v for v in comparisons["value"] if v not in set(compared["value"])]
     if waiting:  # the verdict stands on the values measured so far; say which are still to come
-        why += f"; {', '.join(waiting)} not measured yet"
+        why += f", with {listing(waiting)} not measured yet"
     return word, why
+
+
+def listing(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _verdict_of(compared: pd.DataFrame) -> tuple[str, str]:

@@ -43,7 +43,10 @@ def test_verdicts_on_known_tables():
     # y's lower FID comes with a precision collapse (blobs): not a contradiction
     blobs = _table({"c": ([50, 60, 70], [0.8, 0.8, 0.8]), "x": ([80, 91, 99], [0.8] * 3), "y": ([30, 41, 49], [0.3, 0.2, 0.25])})
     word, why = verdict(compare_with_choice(blobs, choice))
-    assert word == CONFIRMED and "y scores a lower FID but worse precision or recall" in why
+    assert word == CONFIRMED and why.startswith("better than x beyond the interval")
+    assert why.endswith(", though y scores a lower FID but worse precision or recall")
+    two = _table({"c": ([50, 60, 70], None), "x": ([80, 91, 99], None), "z": ([81, 92, 100], None)})
+    assert verdict(compare_with_choice(two, choice))[1].startswith("better than x and z beyond the interval, and no value beats it")
     # the sampling noise of the FID widens a tight comparison until it is not separable
     tight = _table({"c": ([50, 60, 70], None), "x": ([45, 55, 65], None)})
     assert verdict(compare_with_choice(tight, choice))[0] == CONTRADICTED

@@ -201,9 +201,8 @@ def _verdict_of(compared: pd.DataFrame) -> tuple[str, str]:
     beaten = compared[[c.above_zero for c in compared["fid"]]]
     caveat = ""
     if len(better):
-        names = ", ".join(better["value"])
-        caveat = f"; {names} score{'s' if len(better) == 1 else ''} a lower FID but worse precision or recall"
+        caveat = f", though {listing(list(better['value']))} score{'s' if len(better) == 1 else ''} a lower FID but worse precision or recall"
     if len(beaten):
-        return CONFIRMED, f"better than {', '.join(beaten['value'])} beyond the interval, and no value beats it ({level}){caveat}"
+        return CONFIRMED, f"better than {listing(list(beaten['value']))} beyond the interval, and no value beats it ({level}){caveat}"
     return NOT_SEPARABLE, f"no difference to the report's choice excludes zero ({level}){caveat}"
 

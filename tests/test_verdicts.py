@@ -141,12 +141,12 @@ def test_the_conclusion_sorts_studies_by_verdict_and_links_their_chapters():
     assert "{doc}`unet`" in g["holds"] and " and loss function (4.3.3, {doc}`loss`)" in g["holds"]
     assert g["contradicted"] == "It is contradicted in 1 study: batch size (4.3.1, {doc}`batch-size`), where 64 is better by 5.00 FID. "
     assert g["open"].startswith("This budget cannot separate the values of 1 study: sequence of channels")
-    assert g["count"] == "2 confirmed, 1 contradicted, 1 not separable, of 4 studies"
+    assert g["count"] == "of the report's 4 studies, 2 confirmed, 1 contradicted and 1 not separable"
     assert verdict_groups(summary.iloc[[0]])["contradicted"] == "" and g["pending"] == ""
     summary.loc["channels", "verdict"] = NOT_MEASURED
     g = verdict_groups(summary)
     assert g["open"] == "" and g["pending"].startswith("No value of 1 study can be set against the report's choice yet")
-    assert g["count"] == "2 confirmed, 1 contradicted, 0 not separable, 1 not measured yet, of 4 studies"
+    assert g["count"] == "of the report's 4 studies, 2 confirmed, 1 contradicted, 0 not separable and 1 not measured yet"
     found = [{"label": "x0-l2", "chapter": "beyond-eps", "fid": "30.00 (3 seeds)", "gap": 60.0,
               "interval": Interval(3, 60.0, 30.0, 90.0), "level": 0.99}]
     assert "x0-l2 ({doc}`beyond-eps`), FID 30.00 (3 seeds), lower by 60.00 (interval +30.00 to +90.00)" in beyond_text(found, "90")

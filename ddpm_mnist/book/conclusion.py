@@ -47,7 +47,7 @@ def verdict_groups(summary: pd.DataFrame) -> dict[str, str]:
     """Sentences for the report's studies by verdict, from :func:`.analysis.summary` (indexed by
     study name): ``holds``, ``contradicted``, ``open`` (not separable at this budget) and
     ``pending`` (not measured yet), each "" when no study has that verdict, and ``count``
-    ("3 confirmed, ... of 8 studies"). Contradictions
+    ("of the report's 8 studies, 3 confirmed, ... and 1 not separable"). Contradictions
     carry their evidence (the value that beats the choice, by how much, with its interval)."""
     by = {word: [name for name, row in summary.iterrows() if row["verdict"] == word]
           for word in (CONFIRMED, CONTRADICTED, NOT_SEPARABLE, NOT_MEASURED)}
@@ -66,9 +66,8 @@ def verdict_groups(summary: pd.DataFrame) -> dict[str, str]:
     if by[NOT_MEASURED]:
         out["pending"] = (f"No value of {_studies(len(by[NOT_MEASURED]))} can be set against the report's choice yet "
                           f"(its results are still being computed): {listing([_study_link(s) for s in by[NOT_MEASURED]])}. ")
-    out["count"] = (f"{len(by[CONFIRMED])} confirmed, {len(by[CONTRADICTED])} contradicted, "
-                    f"{len(by[NOT_SEPARABLE])} not separable"
-                    + (f", {len(by[NOT_MEASURED])} not measured yet" if by[NOT_MEASURED] else "") + f", of {_studies(n)}")
+    counts = [f"{len(by[CONFIRMED])} confirmed", f"{len(by[CONTRADICTED])} contradicted", f"{len(by[NOT_SEPARABLE])} not separable"]
+    out["count"] = (f"of the report's {_studies(n)}, {listing(counts + ([f'{len(by[NOT_MEASURED])} not measured yet'] if by[NOT_MEASURED] else []))}")
     return out
 
 
@@ -131,7 +130,7 @@ def at_a_glance(profile: str, results_dir: str | Path | None = None) -> dict:
     compared = beyond_intervals(profile, results_dir)
     findings = beyond_findings(profile, results_dir, compared=compared)
     return {"summary": table, "groups": groups, "compared": compared, "findings": findings,
-            "headline": f"Of the report's studies at this budget: {groups['count']}; {beyond_lead(findings, compared)}."}
+            "headline": f"At this budget, {groups['count']}; {beyond_lead(findings, compared)}."}
 
 
 def glance_markdown(summary: pd.DataFrame) -> str:

@@ -362,18 +362,23 @@ def test_blind_spot_text_states_only_what_the_metrics_show():
     assert "No stored run" in analysis.blind_spot_text(empty)
 
 
-def test_step_order_text_names_the_moves_where_more_steps_do_not_help():
+def test_cost_order_text_names_the_moves_where_more_cost_does_not_help():
     import pandas as pd
 
     from ddpm_mnist.book import analysis
 
     table = pd.DataFrame({"value": ["64", "256", "1024"], "steps": [2800, 700, 175], "fid_mean": [50.0, 60.0, 55.0]})
-    text = analysis.step_order_text(table)
+    text = analysis.cost_order_text(table)
     assert "at 1 of the 2 moves between neighbouring values (1024 → 256, each towards more steps)" in text
     table["fid_mean"] = [40.0, 60.0, 80.0]
-    assert "falls at every step up" in analysis.step_order_text(table)
+    assert "falls at every step up in optimiser steps" in analysis.cost_order_text(table)
     table["fid_mean"] = [40.0, float("nan"), float("nan")]
-    assert "once two values are stored" in analysis.step_order_text(table)
+    assert "once two values are stored" in analysis.cost_order_text(table)
+    widths = pd.DataFrame({"value": ["(8, 16, 32)", "(32, 64, 128)", "(64, 128, 256)"], "parameters": [3e4, 5e5, 2e6],
+                           "fid_mean": [137.0, 58.0, 43.0]})
+    assert analysis.cost_order_text(widths, "parameters").endswith("the order of the FIDs is the order of the parameter counts.")
+    widths["parameters"] = [3e4, float("nan"), 2e6]  # a value without a result has no count: it is left out
+    assert analysis.cost_order_text(widths, "parameters").startswith("Over the 2 values stored")
 
 
 def test_digit_share_is_the_classifier_fraction():

@@ -263,20 +263,28 @@ def speckle_look(result: dict) -> str:
             f"the frame; an MNIST test digit has {test_amount:.0f}, {test_centre:.0%} of it there)")
 
 
-def step_order_text(table: pd.DataFrame) -> str:
-    """Whether a study's mean FIDs (``tabulate``) fall as its values' optimiser steps rise (the
-    batch-size study, at a fixed number of epochs): one sentence naming the neighbouring values,
-    in order of steps, where the FID does not fall with more steps (e.g. "1024 → 512")."""
-    done = table[table["fid_mean"].notna()].sort_values("steps")
+COST_WORDS = {"steps": ("optimiser steps", "step counts", "more steps"),
+              "parameters": ("parameters", "parameter counts", "more parameters")}
+"""How :func:`cost_order_text` names each cost column of a study table: the column, its counts,
+and a move towards more of it."""
+
+
+def cost_order_text(table: pd.DataFrame, cost: str = "steps") -> str:
+    """Whether a study's mean FIDs (``tabulate``) fall as its values' ``cost`` rises
+    (:data:`COST_WORDS`: ``steps``, the optimiser steps of the batch-size study at a fixed number
+    of epochs; ``parameters``, the widths of the channels study): one sentence naming the
+    neighbouring values, in order of cost, where the FID does not fall (e.g. "1024 → 512")."""
+    column, counts, more = COST_WORDS[cost]
+    done = table[table["fid_mean"].notna() & table[cost].notna()].sort_values(cost)
     if len(done) < 2:
-        return "The step count and the FID can be set side by side once two values are stored."
+        return f"The {counts} and the FID can be set side by side once two values are stored."
     pairs = list(zip(done.itertuples(), done.iloc[1:].itertuples()))
     against = [f"{a.value} → {b.value}" for a, b in pairs if b.fid_mean >= a.fid_mean]
     if not against:
-        return (f"Over the {len(done)} values stored, the mean FID falls at every step up in optimiser steps: the order "
-                "of the FIDs is the order of the step counts.")
-    return (f"The mean FID does not fall as the optimiser steps rise at {len(against)} of the {len(pairs)} moves between "
-            f"neighbouring values ({', '.join(against)}, each towards more steps); the paired differences above say "
+        return (f"Over the {len(done)} values stored, the mean FID falls at every step up in {column}: the order "
+                f"of the FIDs is the order of the {counts}.")
+    return (f"The mean FID does not fall as the {column} rise at {len(against)} of the {len(pairs)} moves between "
+            f"neighbouring values ({', '.join(against)}, each towards {more}); the paired differences above say "
             "whether those orders are beyond the noise.")
 
 

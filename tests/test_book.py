@@ -379,6 +379,11 @@ def test_cost_order_text_names_the_moves_where_more_cost_does_not_help():
     assert analysis.cost_order_text(widths, "parameters").endswith("the order of the FIDs is the order of the parameter counts.")
     widths["parameters"] = [3e4, float("nan"), 2e6]  # a value without a result has no count: it is left out
     assert analysis.cost_order_text(widths, "parameters").startswith("Over the 2 values stored")
+    # the smoke profile: every batch size takes one step, so there is no order to follow
+    same = pd.DataFrame({"value": ["32", "256", "2048"], "steps": [1, 1, 1], "fid_mean": [196.0, 192.0, 192.0]})
+    assert analysis.cost_order_text(same) == "The 3 values stored share one count of optimiser steps here (1): the FID cannot follow it."
+    tied = pd.DataFrame({"value": ["32", "256", "2048"], "steps": [4, 1, 1], "fid_mean": [150.0, 192.0, 180.0]})
+    assert "falls at every step up" in analysis.cost_order_text(tied)  # 2048 and 256 tie: no move between them
 
 
 def test_digit_share_is_the_classifier_fraction():

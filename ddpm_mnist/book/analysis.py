@@ -273,12 +273,17 @@ def cost_order_text(table: pd.DataFrame, cost: str = "steps") -> str:
     """Whether a study's mean FIDs (``tabulate``) fall as its values' ``cost`` rises
     (:data:`COST_WORDS`: ``steps``, the optimiser steps of the batch-size study at a fixed number
     of epochs; ``parameters``, the widths of the channels study): one sentence naming the
-    neighbouring values, in order of cost, where the FID does not fall (e.g. "1024 → 512")."""
+    neighbouring values, in order of cost, where the FID does not fall (e.g. "1024 → 512"); values
+    of equal cost make no move between them."""
     column, counts, more = COST_WORDS[cost]
     done = table[table["fid_mean"].notna() & table[cost].notna()].sort_values(cost)
     if len(done) < 2:
         return f"The {counts} and the FID can be set side by side once two values are stored."
-    pairs = list(zip(done.itertuples(), done.iloc[1:].itertuples()))
+    if done[cost].nunique() == 1:  # e.g. the smoke profile, where every batch size takes one step
+        return (f"The {len(done)} values stored share one count of {column} here ({int(done[cost].iloc[0]):,}): "
+                "the FID cannot follow it.")
+    rows = list(done.itertuples())
+    pairs = [(a, b) for a, b in zip(rows, rows[1:]) if getattr(b, cost) > getattr(a, cost)]  # ties are no move
     against = [f"{a.value} → {b.value}" for a, b in pairs if b.fid_mean >= a.fid_mean]
     if not against:
         return (f"Over the {len(done)} values stored, the mean FID falls at every step up in {column}: the order "

@@ -269,28 +269,43 @@ COST_WORDS = {"steps": ("optimiser steps", "step counts", "more steps"),
 and a move towards more of it."""
 
 
-def cost_order_text(table: pd.DataFrame, cost: str = "steps") -> str:
-    """Whether a study's mean FIDs (``tabulate``) fall as its values' ``cost`` rises
-    (:data:`COST_WORDS`: ``steps``, the optimiser steps of the batch-size study at a fixed number
-    of epochs; ``parameters``, the widths of the channels study): one sentence naming the
-    neighbouring values, in order of cost, where the FID does not fall (e.g. "1024 → 512"); values
-    of equal cost make no move between them."""
-    column, counts, more = COST_WORDS[cost]
+def _cost_moves(table: pd.DataFrame, cost: str) -> tuple[pd.DataFrame, list, list]:
+    """The values of a study table with an FID and a ``cost``, in order of cost; the moves between
+    neighbours towards more cost (values of equal cost make no move); and the moves where the FID
+    does not fall."""
     done = table[table["fid_mean"].notna() & table[cost].notna()].sort_values(cost)
-    if len(done) < 2:
+    rows = list(done.itertuples())
+    moves = [(a, b) for a, b in zip(rows, rows[1:]) if getattr(b, cost) > getattr(a, cost)]
+    return done, moves, [(a, b) for a, b in moves if b.fid_mean >= a.fid_mean]
+
+
+def cost_order(table: pd.DataFrame, cost: str = "steps") -> str:
+    """How a study's mean FIDs follow its values' ``cost`` (:data:`COST_WORDS`): "unmeasured"
+    (fewer than two values stored), "flat" (every value has the same cost, e.g. every batch size
+    takes one step at the smoke profile), "follows" (the FID falls at every move towards more
+    cost) or "breaks"."""
+    done, moves, against = _cost_moves(table, cost)
+    return "unmeasured" if len(done) < 2 else "flat" if not moves else "breaks" if against else "follows"
+
+
+def cost_order_text(table: pd.DataFrame, cost: str = "steps") -> str:
+    """:func:`cost_order` as one sentence (``steps``, the optimiser steps of the batch-size study
+    at a fixed number of epochs; ``parameters``, the widths of the channels study), naming the
+    neighbouring values, in order of cost, where the FID does not fall (e.g. "1024 → 512")."""
+    column, counts, more = COST_WORDS[cost]
+    done, moves, against = _cost_moves(table, cost)
+    order = cost_order(table, cost)
+    if order == "unmeasured":
         return f"The {counts} and the FID can be set side by side once two values are stored."
-    if done[cost].nunique() == 1:  # e.g. the smoke profile, where every batch size takes one step
+    if order == "flat":
         return (f"The {len(done)} values stored share one count of {column} here ({int(done[cost].iloc[0]):,}): "
                 "the FID cannot follow it.")
-    rows = list(done.itertuples())
-    pairs = [(a, b) for a, b in zip(rows, rows[1:]) if getattr(b, cost) > getattr(a, cost)]  # ties are no move
-    against = [f"{a.value} → {b.value}" for a, b in pairs if b.fid_mean >= a.fid_mean]
-    if not against:
+    if order == "follows":
         return (f"Over the {len(done)} values stored, the mean FID falls at every step up in {column}: the order "
                 f"of the FIDs is the order of the {counts}.")
-    return (f"The mean FID does not fall as the {column} rise at {len(against)} of the {len(pairs)} moves between "
-            f"neighbouring values ({', '.join(against)}, each towards {more}); the paired differences above say "
-            "whether those orders are beyond the noise.")
+    return (f"The mean FID does not fall as the {column} rise at {len(against)} of the {len(moves)} moves between "
+            f"neighbouring values ({', '.join(f'{a.value} → {b.value}' for a, b in against)}, each towards {more}); "
+            "the paired differences above say whether those orders are beyond the noise.")
 
 
 def digit_share(result: dict, digit: int) -> float:

@@ -316,7 +316,7 @@ def test_seed_span_is_set_against_each_runs_seed0_difference_from_the_choice(mon
 
 
 def test_fid_blind_spots_pick_the_runs_the_fid_misjudges(monkeypatch):
-    from ddpm_mnist.book import analysis
+    from ddpm_mnist.book import blind_spots
 
     def result(h, seed, fid, precision, recall, class_kl):
         return {"hash": h, "seed": seed, "samples": [], "metrics": {"fid": fid, "precision": precision, "recall": recall,
@@ -330,8 +330,8 @@ def test_fid_blind_spots_pick_the_runs_the_fid_misjudges(monkeypatch):
     def study_results(name, profile, seeds, results_dir=None, values=None):
         return {"unet": [base]} if name == "models" else runs.get(name, {})
 
-    monkeypatch.setattr(analysis.runner, "study_results", study_results)
-    table = analysis.fid_blind_spots("cpu").set_index("case")
+    monkeypatch.setattr(blind_spots.runner, "study_results", study_results)
+    table = blind_spots.fid_blind_spots("cpu").set_index("case")
     assert table.attrs["candidates"] == 4 and table.attrs["stored"] and table.attrs["samples"] == 1000
     assert table.loc["off the digits", "run"] == "batch size = 64, seed 1"  # the blob: lowest precision, no better recall
     assert table.loc["crowded", "run"] == "batch size = 64, seed 0"  # the blob's class KL is higher, but it is no digit set
@@ -341,7 +341,7 @@ def test_fid_blind_spots_pick_the_runs_the_fid_misjudges(monkeypatch):
 def test_blind_spot_text_states_only_what_the_metrics_show():
     import pandas as pd
 
-    from ddpm_mnist.book import analysis
+    from ddpm_mnist.book import blind_spots
 
     def spots(off_precision, crowded_kl):
         table = pd.DataFrame([
@@ -351,39 +351,39 @@ def test_blind_spot_text_states_only_what_the_metrics_show():
         table.attrs["candidates"] = 12
         return table
 
-    found = analysis.blind_spot_text(spots(0.5, 1.6))
+    found = blind_spots.blind_spot_text(spots(0.5, 1.6))
     assert found.startswith("Of the 12 stored runs that score at most 1.5 times the baseline's FID, noising steps T = 100, seed 0 falls")
     assert "precision 0.50 against 0.80" in found and "x-prev-l1, seed 1 crowds them onto a few" in found
-    none = analysis.blind_spot_text(spots(0.75, 0.4))
+    none = blind_spots.blind_spot_text(spots(0.75, 0.4))
     assert "none falls far below the baseline's precision of 0.80" in none and "None of those whose samples are digits crowds" in none
     assert "falls furthest" not in none and "crowds them" not in none
     empty = spots(0.5, 1.6).iloc[:1]
     empty.attrs["candidates"] = 0
-    assert "No stored run" in analysis.blind_spot_text(empty)
+    assert "No stored run" in blind_spots.blind_spot_text(empty)
 
 
 def test_cost_order_text_names_the_moves_where_more_cost_does_not_help():
     import pandas as pd
 
-    from ddpm_mnist.book import analysis
+    from ddpm_mnist.book import costs
 
     table = pd.DataFrame({"value": ["64", "256", "1024"], "steps": [2800, 700, 175], "fid_mean": [50.0, 60.0, 55.0]})
-    text = analysis.cost_order_text(table)
+    text = costs.cost_order_text(table)
     assert "at 1 of the 2 moves between neighbouring values (1024 → 256, each towards more steps)" in text
     table["fid_mean"] = [40.0, 60.0, 80.0]
-    assert "falls at every step up in optimiser steps" in analysis.cost_order_text(table)
+    assert "falls at every step up in optimiser steps" in costs.cost_order_text(table)
     table["fid_mean"] = [40.0, float("nan"), float("nan")]
-    assert "once two values are stored" in analysis.cost_order_text(table)
+    assert "once two values are stored" in costs.cost_order_text(table)
     widths = pd.DataFrame({"value": ["(8, 16, 32)", "(32, 64, 128)", "(64, 128, 256)"], "parameters": [3e4, 5e5, 2e6],
                            "fid_mean": [137.0, 58.0, 43.0]})
-    assert analysis.cost_order_text(widths, "parameters").endswith("the order of the FIDs is the order of the parameter counts.")
+    assert costs.cost_order_text(widths, "parameters").endswith("the order of the FIDs is the order of the parameter counts.")
     widths["parameters"] = [3e4, float("nan"), 2e6]  # a value without a result has no count: it is left out
-    assert analysis.cost_order_text(widths, "parameters").startswith("Over the 2 values stored")
+    assert costs.cost_order_text(widths, "parameters").startswith("Over the 2 values stored")
     # the smoke profile: every batch size takes one step, so there is no order to follow
     same = pd.DataFrame({"value": ["32", "256", "2048"], "steps": [1, 1, 1], "fid_mean": [196.0, 192.0, 192.0]})
-    assert analysis.cost_order_text(same) == "The 3 values stored share one count of optimiser steps here (1): the FID cannot follow it."
+    assert costs.cost_order_text(same) == "The 3 values stored share one count of optimiser steps here (1): the FID cannot follow it."
     tied = pd.DataFrame({"value": ["32", "256", "2048"], "steps": [4, 1, 1], "fid_mean": [150.0, 192.0, 180.0]})
-    assert "falls at every step up" in analysis.cost_order_text(tied)  # 2048 and 256 tie: no move between them
+    assert "falls at every step up" in costs.cost_order_text(tied)  # 2048 and 256 tie: no move between them
 
 
 def test_digit_share_is_the_classifier_fraction():
@@ -478,7 +478,7 @@ def test_numerical_path_names_precision_and_compile():
 
 
 def test_provenance_names_the_training_protocol_once_and_the_variance_where_it_applies(monkeypatch):
-    from ddpm_mnist.book import analysis
+    from ddpm_mnist.book import records
 
     def result(sampler, seed=0):
         return {"device_name": "cpu x1 threads", "code_version": "0.1.0+abc", "seed": seed,
@@ -487,24 +487,26 @@ def test_provenance_names_the_training_protocol_once_and_the_variance_where_it_a
                 "config": {"optimizer": "schedulefree", "lr": 2e-3, "warmup_steps": 35, "sampler": sampler, "variance": "beta"}}
 
     mixed = {"ancestral": [result("ancestral")], "ddim": [result("ddim")]}
-    monkeypatch.setattr(analysis.runner, "study_results", lambda *a, **k: mixed)
-    line = analysis.provenance("fewer-steps", "smoke", [0])
+    monkeypatch.setattr(records.runner, "study_results", lambda *a, **k: mixed)
+    line = records.provenance("fewer-steps", "smoke", [0])
     assert "protocol schedule-free AdamW, lr 0.002 after 35 warm-up steps, gradients clipped at norm 1; the ancestral rows " \
            "sample with σ² = β_t;" in line
     assert line.count("schedule-free") == 1
-    monkeypatch.setattr(analysis.runner, "study_results", lambda *a, **k: {"a": [result("ancestral")], "b": [result("ancestral", 1)]})
-    assert "gradients clipped at norm 1, σ² = β_t; trained on" in analysis.provenance("batch-size", "smoke", [0, 1])
+    monkeypatch.setattr(records.runner, "study_results", lambda *a, **k: {"a": [result("ancestral")], "b": [result("ancestral", 1)]})
+    assert "gradients clipped at norm 1, σ² = β_t; trained on" in records.provenance("batch-size", "smoke", [0, 1])
 
 
 def test_the_analysis_layer_needs_no_notebook():
     """The book's analysis runs in a plain interpreter: importing it loads neither IPython nor myst-nb."""
-    code = "import sys, ddpm_mnist.book.analysis; print(sorted(m for m in ('IPython', 'myst_nb') if m in sys.modules))"
+    modules = ", ".join(f"ddpm_mnist.book.{m}" for m in ("analysis", "appearance", "best", "blind_spots", "conclusion", "costs",
+                                                          "protocol", "records", "trajectory", "verdicts"))
+    code = f"import sys, {modules}; print(sorted(m for m in ('IPython', 'myst_nb') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 
 
 def test_protocol_text_names_optimiser_schedule_clipping_averaging_and_variance():
-    from ddpm_mnist.book.analysis import protocol_text
+    from ddpm_mnist.book.records import protocol_text
 
     assert protocol_text({}) == "AdamW, lr 0.001 constant, gradients clipped at norm 1, σ² = β_(t-1) (the report's)"
     cosine = {"lr": 2e-3, "lr_schedule": "cosine", "warmup_steps": 35, "ema_decay": 0.999, "ema_warmup": True, "variance": "beta"}
@@ -518,7 +520,7 @@ def test_protocol_text_names_optimiser_schedule_clipping_averaging_and_variance(
 def test_the_best_cell_without_seed_noise_says_it_has_no_interval_yet():
     import pandas as pd
 
-    from ddpm_mnist.book.analysis import _best_against_baseline
+    from ddpm_mnist.book.best import _best_against_baseline
 
     def row(value, fids, seeds):
         return pd.Series({"value": value, "fids": fids, "seeds": seeds, "fid_mean": sum(fids) / len(fids),
@@ -555,7 +557,7 @@ def test_the_best_cell_says_what_it_spends_beside_the_baseline():
 def test_a_network_sampled_in_many_ways_counts_once_in_the_seed_noise():
     import pandas as pd
 
-    from ddpm_mnist.book.analysis import against_baseline, one_per_network
+    from ddpm_mnist.book.best import against_baseline, one_per_network
 
     def row(fids, network=None):
         r = pd.Series({"fids": fids, "seeds": list(range(len(fids)))})

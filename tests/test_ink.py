@@ -36,17 +36,17 @@ def test_bad_images_are_refused_with_what_to_do():
 def test_speckle_look_says_where_a_failed_models_ink_lies(monkeypatch):
     import numpy as np
 
-    from ddpm_mnist.book import analysis
+    from ddpm_mnist.book import appearance
 
-    monkeypatch.setattr(analysis, "reference_ink", lambda: (101.0, 0.71))
+    monkeypatch.setattr(appearance, "reference_ink", lambda: (101.0, 0.71))
     gen = torch.Generator().manual_seed(0)
     speckle = (torch.rand(100, 28, 28, generator=gen) < 0.4).to(torch.uint8) * 255
     blob = speckle // 4
     blob[:, 9:19, 9:19] = 255
-    everywhere = analysis.speckle_look({"samples": speckle.numpy()})
+    everywhere = appearance.speckle_look({"samples": speckle.numpy()})
     assert everywhere.startswith("speckle spread over the whole frame") and "an MNIST test digit has 101, 71% of it there" in everywhere
-    assert analysis.speckle_look({"samples": np.asarray(blob)}).startswith("speckle gathered around a blob at the centre")
-    assert analysis.ink_text({"samples": np.zeros((4, 28, 28), np.uint8)}) == \
+    assert appearance.speckle_look({"samples": np.asarray(blob)}).startswith("speckle gathered around a blob at the centre")
+    assert appearance.ink_text({"samples": np.zeros((4, 28, 28), np.uint8)}) == \
         "a median of 0 pixels' worth of ink, against 101 for an MNIST test digit"
 
 

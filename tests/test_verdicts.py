@@ -106,7 +106,7 @@ def test_a_chapters_finding_names_verdict_choice_and_closest_rival():
 def test_protocol_choice_keeps_the_best_trained_of_those_meeting_the_floor():
     import pandas as pd
 
-    from ddpm_mnist.book.analysis import PROTOCOL_FLOOR_SD, protocol_choice
+    from ddpm_mnist.book.protocol import PROTOCOL_FLOOR_SD, protocol_choice
 
     table = pd.DataFrame({"candidate": ["wide", "tight", "good", "short"], "seeds": [5, 5, 5, 3],
                           "FID mean": [50.0, 68.0, 57.0, 40.0], "FID SD": [PROTOCOL_FLOOR_SD + 1, 2.3, 3.8, 1.0],

@@ -19,9 +19,10 @@ import pandas as pd
 from ..studies.beyond import BEYOND
 from ..studies.plan import tuned_row
 from ..studies.report import STUDIES
-from .analysis import against_baseline, beyond_cells, fid_text, listing, named_value, sampling_spread
+from .analysis import fid_text, named_value, sampling_spread
 from .analysis import summary as study_summary
-from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_MEASURED, NOT_SEPARABLE, Interval
+from .best import against_baseline, beyond_cells
+from .verdicts import ALPHA, CONFIRMED, CONTRADICTED, NOT_MEASURED, NOT_SEPARABLE, Interval, listing
 
 CHAPTERS = {"models": "unet", "fewer-steps": "beyond-ddim", "ema": "beyond-ema", "eps-fixes": "beyond-eps",
             "fashion": "beyond-fashion", "guidance": "beyond-guidance", "sampler": "tuned", "sampler-baseline": "tuned",

@@ -20,7 +20,8 @@ import pandas as pd
 from ..studies import runner
 from ..studies.registry import get_study
 from . import analysis, plots
-from .analysis import PARAM_LABELS, display_table, provenance
+from .analysis import PARAM_LABELS, display_table
+from .records import provenance
 
 
 def _nothing_yet(name: str, profile: str) -> None:

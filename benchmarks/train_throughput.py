@@ -44,7 +44,7 @@ from ddpm_mnist.core.losses import get_loss, training_pair
 from ddpm_mnist.train.compile_probe import compile_pays, compile_timings, probe_file, probe_key
 from ddpm_mnist.train.device import autocast_dtype, resolve_device
 from ddpm_mnist.train.fastpath import NAIVE, TrainPath, default_train_path
-from ddpm_mnist.train.training import make_train_step
+from ddpm_mnist.train.step import make_train_step
 
 SPEC = DenoiserSpec("unet", {"channels": (32, 64, 128), "n_convs": 10}, T=15, schedule="linear-noise", loss="x-prev-l2")
 

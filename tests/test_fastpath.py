@@ -12,7 +12,8 @@ from ddpm_mnist.train.device import autocast_dtype
 from ddpm_mnist.train.fastpath import (
     COMPILE_SAMPLING_MIN_IMAGE_STEPS, NAIVE, Chunked, TrainPath, default_train_path, faster_layout, sampling_model,
 )
-from ddpm_mnist.train.training import make_train_step, train
+from ddpm_mnist.train.step import make_train_step
+from ddpm_mnist.train.training import train
 
 TINY = DenoiserSpec("unet", {"channels": (8, 16), "n_convs": 3}, T=10, schedule="linear-beta", loss="x0-l2")
 

@@ -205,7 +205,7 @@ def test_min_snr_step_minimises_the_weighted_loss(mnist512):
     give the same loss."""
     from ddpm_mnist.core.losses import get_loss, training_pair
     from ddpm_mnist.train.fastpath import TrainPath
-    from ddpm_mnist.train.training import make_train_step
+    from ddpm_mnist.train.step import make_train_step
 
     spec = DenoiserSpec("unet", {"channels": (8, 16, 32), "n_convs": 5}, T=100, schedule="cosine-nichol", loss="v-l2-min-snr5")
     x0 = mnist512[:16]

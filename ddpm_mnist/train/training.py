@@ -1,10 +1,12 @@
 """The training loop: AdamW (or schedule-free AdamW) with an optional lr schedule, optional EMA
 (with an optional warm-up of its decay), optional mixed precision and ``torch.compile``,
-atomic checkpoints and exact resume. The protocol's parts are in :mod:`.protocol`.
+atomic checkpoints and exact resume. The protocol's parts are in :mod:`.protocol`, the step
+(Ho et al.'s Algorithm 1) in :mod:`.step`, the choice of its numerical path in :mod:`.path_choice`
+and a timed run's horizon in :mod:`.budget`.
 
 :func:`train` is three parts: restore (:func:`_restore`, from an interrupted or a shorter
-run), the loop (:func:`_loop` over :func:`make_train_step`, Ho et al.'s Algorithm 1) and save
-(:func:`_save`, atomic checkpoints).
+run), the loop (:func:`_loop` over :func:`.step.make_train_step`) and save (:func:`_save`,
+atomic checkpoints).
 
 Determinism: the order of the images in epoch ``e`` is a permutation drawn from
 ``seed`` and ``e`` alone, and the time steps and noise come from one generator whose state
@@ -14,9 +16,6 @@ weights as an uninterrupted run with the same seed (on the same device and setti
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -27,15 +26,15 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
-from ..core.losses import get_loss, training_pair
 from ..core.spec import DenoiserSpec
 from . import checkpoint as ckpt
-from .budget import plan_steps, probe_step_seconds
-from .compile_probe import MIN_PROBE_STEPS, compile_pays, compile_timings, probe_key
+from .budget import timed_horizon
 from .device import resolve_device
-from .fastpath import NAIVE, TrainPath, default_train_path, faster_layout
-from .measured import describe_machine, machine_key
+from .fastpath import TrainPath
+from .measured import describe_machine
+from .path_choice import choose_train_path
 from .protocol import check_protocol, horizon_free, ema_update_fn, evaluation_weights, is_schedule_free, lr_factor, make_optimizer
+from .step import make_train_step
 
 
 @dataclass
@@ -58,61 +57,6 @@ class TrainResult:
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The image order of ``epoch``: a permutation of ``range(n)`` fixed by ``(seed, epoch)``."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-
-
-def make_train_step(
-    spec: DenoiserSpec,
-    model: torch.nn.Module,
-    opt: torch.optim.Optimizer,
-    *,
-    path: TrainPath = NAIVE,
-    grad_clip: float | None = 1.0,
-    p_uncond: float = 0.1,
-) -> Callable[..., torch.Tensor]:
-    """One optimisation step as a function ``step(x0, generator) -> loss``: Ho et al. (2020),
-    Algorithm 1 ("Training"), with the loss's prediction target in place of :math:`\\epsilon`.
-
-    ``x0``: a batch of clean images (B, C, 28, 28) on the model's device. The step draws
-    ``t`` uniformly in 1..T and the noise from ``generator``, builds the loss target of
-    ``spec.loss``, and updates ``model`` through ``opt``. ``path``: how the step is computed
-    (:class:`~ddpm_mnist.train.fastpath.TrainPath`: mixed precision, compile, channels-last, in
-    which case ``model`` must already be channels-last, micro-batches); every path gives the
-    same step up to rounding.
-    A class-conditional network also takes the labels ``y`` (int64 (B,)), each replaced by
-    "no label" with probability ``p_uncond`` (classifier-free guidance training).
-    """
-    alpha_bar = spec.alpha_bar()
-    loss_fn = get_loss(spec.loss)
-    forward = torch.compile(model) if path.compile else model
-    device_type = next(model.parameters()).device.type
-
-    def step(x0: torch.Tensor, generator: torch.Generator, y: torch.Tensor | None = None) -> torch.Tensor:
-        n = len(x0)
-        t = torch.randint(1, spec.T + 1, (n,), generator=generator, device=x0.device)
-        x_t, target = training_pair(spec.target, x0, t, alpha_bar, generator)
-        weight = loss_fn.weight(t, alpha_bar)
-        if path.channels_last:
-            x_t = x_t.contiguous(memory_format=torch.channels_last)
-        args = (x_t, t)
-        if spec.num_classes:
-            drop = torch.rand(n, generator=generator, device=x0.device) < p_uncond
-            args = (x_t, t, torch.where(drop, spec.num_classes, y))
-        opt.zero_grad(set_to_none=True)
-        size = path.micro_batch or n
-        loss = torch.zeros((), device=x0.device)
-        for i in range(0, n, size):  # the batch's mean loss, accumulated over micro-batches
-            with torch.autocast(device_type, dtype=path.autocast) if path.autocast else contextlib.nullcontext():
-                out = forward(*(a[i : i + size] for a in args))
-            w = weight[i : i + size] if weight is not None else None
-            part = loss_fn(out, target[i : i + size], w) * (len(out) / n)
-            part.backward()
-            loss += part.detach()
-        if grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        opt.step()
-        return loss
-
-    return step
 
 
 @dataclass
@@ -235,7 +179,7 @@ def train(
     """Train a fresh network of ``spec`` on ``images`` (float (N, C, 28, 28) in ``spec.value_range``).
 
     A class-conditional ``spec`` needs the ``labels`` (int64 (N,)); each is dropped with
-    probability ``p_uncond`` (see :func:`make_train_step`).
+    probability ``p_uncond`` (see :func:`.step.make_train_step`).
 
     The length is ``epochs`` or ``minutes`` (exactly one). One epoch is ``N // batch_size`` steps
     (the last partial batch is dropped; a set smaller than a batch is one step); ``epochs`` may
@@ -251,12 +195,12 @@ def train(
     :func:`.protocol.horizon_free`, and a data order that depends only on the seed, this equals
     training from scratch; a decaying schedule refuses ``extend`` and ``keep_epochs``). ``path``: how each
     step is computed (:class:`~ddpm_mnist.train.fastpath.TrainPath`); None takes the fastest on
-    ``device`` (:func:`~ddpm_mnist.train.fastpath.default_train_path`), with bf16 autocast as
-    ``amp`` says (None: where native) and ``torch.compile`` as ``compile`` says (None: on CUDA,
-    and on the CPU where a cached probe of this machine and network says it pays over the run,
+    ``device`` (:func:`.path_choice.choose_train_path`), with bf16 autocast as ``amp`` says
+    (None: where native) and ``torch.compile`` as ``compile`` says (None: on CUDA, and on the
+    CPU where a cached probe of this machine and network says it pays over the run,
     :mod:`.compile_probe`; runs under 300 steps and timed runs are not probed); under bf16 on
-    the CPU the memory format is the one a few throw-away steps measure faster
-    (:func:`~ddpm_mnist.train.fastpath.faster_layout`, recorded as ``layout_probe``).
+    the CPU the memory format is the one a few throw-away steps measure faster (recorded as
+    ``layout_probe``).
     The protocol (:mod:`.protocol`): ``optimizer`` (``adamw`` or ``schedulefree``), the peak
     ``lr`` with its ``lr_schedule`` (``constant``, ``cosine``, ``linear``; decays end at 0 after the
     last step) after a linear warm-up of ``warmup_steps``, an EMA of the weights with ``ema_decay``
@@ -298,18 +242,12 @@ def train(
     if spec.num_classes:
         settings["p_uncond"] = p_uncond
 
+    protocol_args = dict(optimizer=optimizer, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, grad_clip=grad_clip,
+                         p_uncond=p_uncond)
     probed, layout = None, None
     if path is None:
-        path = default_train_path(device, amp=amp, compile=compile)
-        if device.type == "cpu" and path.autocast is not None:
-            channels_last, layout = _probe_layout(spec, path, images, labels, bs, device, optimizer=optimizer, lr=lr,
-                                                  weight_decay=weight_decay, warmup_steps=warmup_steps, grad_clip=grad_clip,
-                                                  p_uncond=p_uncond)
-            path = dataclasses.replace(path, channels_last=channels_last)
-        if compile is None and device.type == "cpu" and minutes is None and total_steps >= MIN_PROBE_STEPS:
-            probed = _probe_compile(spec, path, images, labels, bs, device, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
-                                    warmup_steps=warmup_steps, grad_clip=grad_clip, p_uncond=p_uncond)
-            path = dataclasses.replace(path, compile=compile_pays(probed, total_steps))
+        path, probed, layout = choose_train_path(spec, images, labels, bs, device, amp=amp, compile=compile,
+                                                 total_steps=total_steps, timed=minutes is not None, **protocol_args)
     torch.manual_seed(seed)  # the initial weights (after any probe, which draws its own)
     model = spec.build().to(device)
     if path.channels_last:
@@ -321,9 +259,8 @@ def train(
     source = checkpoint_path if checkpoint_path is not None and Path(checkpoint_path).exists() else extend
     budget = None
     if minutes is not None:
-        total_steps, budget = _timed_horizon(source, minutes, entered, spec, model, run.ema, path, images, labels,
-                                             optimizer=optimizer, lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps,
-                                             grad_clip=grad_clip, p_uncond=p_uncond, bs=bs, device=device)
+        total_steps, budget = timed_horizon(source, minutes, entered, spec, model, run.ema, path, images, labels, bs=bs,
+                                            device=device, **protocol_args)
         settings.update(minutes=minutes, steps=total_steps)
     if source is not None:
         _restore(run, source, spec, settings, extending=source == extend, total_steps=total_steps)
@@ -362,74 +299,6 @@ def train(
             if checkpoint_path is not None and kept_checkpoint(checkpoint_path, e).exists()}
     return TrainResult(model, run.ema.module if run.ema else None, run.losses, run.step, run.step * bs,
                        run.time_before + time.perf_counter() - start, resumed_from, run.extended_from, kept, numerics, budget)
-
-
-def _throwaway_steps(spec: DenoiserSpec, labels: torch.Tensor | None, bs: int, device: torch.device, *, optimizer: str,
-                     lr: float, weight_decay: float, warmup_steps: int, grad_clip: float | None, p_uncond: float):
-    """A maker of this run's training step, ``step(x0, generator)``, on a fresh throw-away
-    network and optimiser that follow a given :class:`TrainPath` (for the probes)."""
-    y = labels[:bs].to(device) if spec.num_classes else None
-
-    def make_step(p: TrainPath):
-        net = spec.build().to(device)
-        if p.channels_last:
-            net = net.to(memory_format=torch.channels_last)
-        opt = make_optimizer(net.parameters(), optimizer, lr, weight_decay, warmup_steps=warmup_steps, fused=p.fused_adamw)
-        step = make_train_step(spec, net, opt, path=p, grad_clip=grad_clip, p_uncond=p_uncond)
-        return lambda x0, gen: step(x0, gen, y)
-
-    return make_step
-
-
-def _probe_compile(spec: DenoiserSpec, path: TrainPath, images: torch.Tensor, labels: torch.Tensor | None, bs: int,
-                   device: torch.device, **protocol) -> dict[str, float]:
-    """:func:`.compile_probe.compile_timings` of this run's step (cached per machine and network),
-    on throw-away networks and optimisers."""
-    make_step = _throwaway_steps(spec, labels, bs, device, **protocol)
-    return compile_timings(probe_key(spec.to_dict(), path, bs, device), make_step, path, images[:bs].to(device), device)
-
-
-def _probe_layout(spec: DenoiserSpec, path: TrainPath, images: torch.Tensor, labels: torch.Tensor | None, bs: int,
-                  device: torch.device, **protocol) -> tuple[bool, dict[str, float]]:
-    """Whether this run's step is faster channels-last than NCHW on this machine
-    (:func:`.fastpath.faster_layout`, a few steps of each on throw-away networks; measured once
-    per machine, network, path, batch and optimiser)."""
-    key = machine_key({"work": "train", "device": str(device), "spec": spec.to_dict(), "batch": bs, **protocol,
-                       "path": dataclasses.replace(path, channels_last=False, compile=False).describe()})
-    make_step = _throwaway_steps(spec, labels, bs, device, **protocol)
-    steps = {cl: make_step(dataclasses.replace(path, channels_last=cl)) for cl in (False, True)}
-    x0, gen = images[:bs].to(device), torch.Generator(device=device).manual_seed(0)
-    return faster_layout(lambda channels_last: steps[channels_last](x0, gen).item(), key=key)
-
-
-def _timed_horizon(source, minutes: float, entered: float, spec: DenoiserSpec, model: torch.nn.Module,
-                   ema: AveragedModel | None, path: TrainPath, images: torch.Tensor, labels: torch.Tensor | None, *,
-                   optimizer: str, lr: float, weight_decay: float, warmup_steps: int, grad_clip: float | None,
-                   p_uncond: float, bs: int, device: torch.device) -> tuple[int, dict]:
-    """The number of steps of a run of ``minutes`` and how it was fixed: read from the
-    checkpoint ``source`` of an interrupted timed run, else measured now on throw-away copies of
-    ``model``, its optimiser and ``ema`` (:func:`.budget.probe_step_seconds`), counting the time
-    since ``entered``."""
-    if source is not None:
-        state = ckpt.read(source, map_location="cpu")
-        if "time_budget" not in state:
-            raise ckpt.CheckpointError(f"checkpoint {source} is not from a timed run; move it away or train with epochs=")
-        return state["settings"]["steps"], state["time_budget"]
-    probe = copy.deepcopy(model)
-    probe_opt = make_optimizer(probe.parameters(), optimizer, lr, weight_decay, warmup_steps=warmup_steps, fused=path.fused_adamw)
-    probe_ema = copy.deepcopy(ema)
-    step = make_train_step(spec, probe, probe_opt, path=path, grad_clip=grad_clip, p_uncond=p_uncond)
-    y = labels[:bs].to(device) if spec.num_classes else None
-
-    def one(x0: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        loss = step(x0, gen, y)
-        if probe_ema is not None:
-            probe_ema.update_parameters(probe)
-        return loss
-
-    first, typical = probe_step_seconds(one, images[:bs].to(device), device)
-    overhead = max(0.0, first - typical) if path.compile else 0.0  # the real network compiles in its first step too
-    return plan_steps(minutes, entered, first, typical, overhead)
 
 
 def steps_for(epochs: float, steps_per_epoch: int) -> int:

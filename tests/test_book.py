@@ -147,37 +147,21 @@ def test_papermill_runs_a_chapter_with_parameters(tmp_path):
     assert "the reference set itself" in outputs
 
 
-def test_close_values_picks_the_cells_one_seed_does_not_rank():
-    import numpy as np
-    import pandas as pd
-
-    from ddpm_mnist.studies import plan
-
-    table = pd.DataFrame({"value": ["a", "b", "c", "d", "e"], "fid_mean": [50.0, 10.0, 15.0, np.nan, 100.0]})
-    assert plan.close_values(table, spread=3.0) == ["b", "c"]  # |10 - 15| < 6: neighbours and best/runner-up
-    assert plan.close_values(table, spread=2.0) == []
-    assert plan.close_values(table, spread=21.0) == ["a", "b", "c"]  # 50 vs 10 and 10 vs 15; d has no result, so c's neighbour is e
-    assert plan.close_values(table, spread=43.0) == ["a", "b", "c", "e"]  # |15 - 100| < 86
-    assert plan.close_values(table, spread=float("nan")) == []
-    swapped = pd.DataFrame({"value": ["a", "b", "c"], "fid_mean": [10.0, 40.0, 12.0]})
-    assert plan.close_values(swapped, spread=5.0) == ["a", "c"]  # not neighbours, but best and runner-up
-    undefined = pd.DataFrame({"value": ["x-prev", "eps-l2", "eps-l1"], "fid_mean": [100.0, 200.8, 200.8],
-                              "nonfinite_fraction": [0.0, 1.0, 1.0]})
-    assert plan.close_values(undefined, spread=5.0) == []  # blank images score alike whatever the seed
-    assert plan.close_values(undefined, spread=60.0) == []
-    partly = undefined.assign(nonfinite_fraction=[0.0, 0.5, 1.0])  # a partly undefined row still counts
-    assert plan.close_values(partly, spread=60.0) == ["x-prev", "eps-l2"]
-
-
 def test_seed_rule_trains_further_seeds_only_where_needed(tmp_path):
     from ddpm_mnist import book
     from ddpm_mnist.studies import plan
 
-    table = book.run_study("normalization", "smoke", [0, 1, 2], tmp_path, "cpu")
+    from ddpm_mnist.studies.registry import get_study
+
+    st = get_study("normalization")
+    table = book.run_study(st.name, "smoke", [0, 1, 2], tmp_path, "cpu")
     spread = plan.seed_spread("smoke", tmp_path)
     assert spread == spread  # the baseline's three seeds were trained for it
-    close = plan.close_values(table[["value", "fid_mean"]].assign(fid_mean=[f[0] for f in table["fids"]]), spread)
-    assert dict(zip(table["value"], table["n_seeds"])) == {v: 3 if v in close else 1 for v in table["value"]}
+    first = table[["value", "fid_mean", "nonfinite_fraction"]].assign(fid_mean=[f[0] for f in table["fids"]])
+    close = plan.rule_values(st, first, "smoke", tmp_path)
+    choice = st.label(st.report_choice)  # the baseline: its three seeds are the models study's
+    assert dict(zip(table["value"], table["n_seeds"])) == {st.label(v): 3 if v in close or st.label(v) == choice else 1
+                                                           for v in st.values}
     asked = [r for r in plan.extra_seed_runs("smoke", tmp_path) if r[0] == "normalization"]
     assert asked == ([("normalization", close, [1, 2])] if close else [])
     assert plan.extra_seed_runs("smoke", tmp_path, studies=["normalization"]) == asked
@@ -221,7 +205,7 @@ def test_the_reading_leads_with_means_only_where_they_are_over_the_same_seeds():
         t = pd.DataFrame({"value": ["cosine", "linear-noise"], "report_best": [False, True], "seeds": seeds, "fids": fids})
         return t.assign(fid_mean=t["fids"].map(lambda f: sum(f) / len(f)))
 
-    # the noising-process study at cpu-next with cosine on seed 0 alone: its lower mean hides a worse seed 0
+    # the noising-process study at the cpu profile with cosine on seed 0 alone: its lower mean hides a worse seed 0
     lead = book.lead_text(table([[57.04], [55.46, 62.88, 55.57]], [[0], [0, 1, 2]]), "noising-process")
     assert lead == ("The report chooses linear-noise, at 57.97 over 3 seeds here. The lowest mean FID is at cosine, 57.04 over 1 seed, "
                     "but the two means are over different seeds: on the seed both have, cosine scores 1.58 higher than the report's choice.")
@@ -413,7 +397,7 @@ def test_shares_differ_at_two_standard_errors():
 def test_crowded_digits_are_read_twice_as_often_as_the_test_set_has_them():
     from ddpm_mnist import book
 
-    # the fewer-steps network of seed 0 at cpu-next: 1s and 8s take 83% of 1,000 samples
+    # the fewer-steps network of seed 0 at the cpu profile: 1s and 8s take 83% of 1,000 samples
     crowd = book.crowded_digits([31, 397, 15, 16, 20, 14, 19, 40, 437, 11])
     assert [d for d, _, _ in crowd] == [8, 1] and crowd[0][1] == 0.437 and abs(crowd[1][2] - 0.1135) < 1e-9
     assert book.crowded_digits([100] * 10) == [] and book.crowded_digits([0] * 10) == []

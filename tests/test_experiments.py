@@ -81,7 +81,7 @@ def test_profiles():
 
 def test_a_profile_protocol_fills_what_a_study_does_not_set():
     from ddpm_mnist.studies.beyond import BEYOND, HO
-    from ddpm_mnist.studies.profiles import with_protocol
+    from ddpm_mnist.studies.profiles import CPU_PROTOCOL, with_protocol
     from ddpm_mnist.studies.protocol import PROTOCOL
 
     protocol = {"ema_decay": 0.999, "ema_warmup": True, "variance": "beta"}
@@ -92,17 +92,20 @@ def test_a_profile_protocol_fills_what_a_study_does_not_set():
     free = {"optimizer": "schedulefree", "lr": 2e-3, "ema_warmup": True}
     assert with_protocol(UNET, free).ema_warmup is False  # no EMA to warm up: the config stays the protocol study's
     assert with_protocol(UNET.with_param("ema_decay", 0.995), free).ema_warmup is True
-    staged = Profile("s", 0.06, 12, None, 1000, "staged", protocol=protocol, folder="cpu")
-    assert staged.results_dir == PROFILES["cpu"].results_dir
+    staged = Profile("s", 0.06, 12, None, 1000, "with a protocol", protocol=protocol)
+    bare = Profile("b", 0.06, 12, None, 1000, "the same budget, no protocol")
     sampler = BEYOND["sampler-baseline"]
     assert [staged.study_config(sampler, v).variance for v in sampler.values] == ["report", "beta", "beta-tilde"]
     assert staged.study_config(BEYOND["fewer-steps"], "ancestral, 100 steps").variance == HO.variance
     assert staged.study_config(get_study("batch-size"), 64).ema_decay == 0.999
-    published = PROTOCOL.configs["constant 1e-3 (published)"]
-    assert staged.study_config(PROTOCOL, "constant 1e-3 (published)") == PROFILES["cpu"].apply(published)  # protocols stay as they are
-    # the published profile has no protocol of its own: its configs (and result hashes) are unchanged
-    assert PROFILES["cpu"].study_config(get_study("batch-size"), 64) == PROFILES["cpu"].apply(UNET.with_param("batch_size", 64))
-    assert PROFILES["cpu-next"].protocol and PROFILES["cpu-next"].results_dir == PROFILES["cpu"].results_dir
+    published = PROTOCOL.configs["constant 1e-3 (previous)"]
+    assert staged.study_config(PROTOCOL, "constant 1e-3 (previous)") == bare.apply(published)  # protocols stay as they are
+    assert bare.study_config(get_study("batch-size"), 64) == bare.apply(UNET.with_param("batch_size", 64))
+    # the published profile runs every study under the protocol study's choice, except in the field a study varies
+    cpu = PROFILES["cpu"]
+    assert cpu.protocol == CPU_PROTOCOL and cpu.protocol["optimizer"] == "schedulefree"
+    assert cpu.study_config(get_study("batch-size"), 64) == with_protocol(bare.apply(UNET.with_param("batch_size", 64)), CPU_PROTOCOL)
+    assert cpu.study_config(get_study("epochs"), 1000).optimizer == "schedulefree" and cpu.results_dir.name == "cpu"
 
 
 def test_contenders_are_the_values_one_seed_cannot_tell_from_the_choice_or_that_beat_it():
@@ -118,9 +121,6 @@ def test_contenders_are_the_values_one_seed_cannot_tell_from_the_choice_or_that_
     assert contenders(table, 8.0, "a", 60.0, 3) == ["b", "d"]  # 80 is still beyond 60 + 18.1
     assert contenders(table, 12.0, "a", 60.0, 3) == ["b", "c", "d"]
     assert contenders(table, nan, "a", 60.0, 3) == [] and contenders(table, 4.0, "a", nan, 3) == []
-    assert PROFILES["cpu"].seed_rule == "neighbours" and PROFILES["cpu-next"].seed_rule == "choice"
-    with pytest.raises(ValueError, match="seed rule 'all'"):
-        Profile("x", 1.0, None, None, 8, "bad", seed_rule="all")
 
 
 def test_plans_and_shards():
@@ -224,8 +224,8 @@ def test_smoke_study_table(results):
 def test_a_background_profile_builds_its_chapters_from_stored_results_and_never_trains(results):
     from ddpm_mnist.studies.plan import run_study
 
-    assert PROFILES["cpu"].background and PROFILES["cpu-next"].background and not SMOKE.background
-    table = run_study("channels", "cpu-next", [0], results, "cpu")  # an empty folder: nothing may train
+    assert PROFILES["cpu"].background and not SMOKE.background and not PROFILES["paper"].background
+    table = run_study("channels", "cpu", [0], results, "cpu")  # an empty folder: nothing may train
     assert table["fid_mean"].isna().all() and (table["n_seeds"] == 0).all()
     assert not any(results.rglob("result.json")) and not any(results.rglob("*.pt"))
 
@@ -278,8 +278,18 @@ def test_code_version_is_read_once_and_a_dirty_tree_is_refused(monkeypatch):
         runner.code_version.cache_clear()
 
 
-def test_the_book_states_the_seed_rule_of_the_profile():
+def test_the_seed_rule_gives_more_seeds_to_the_contenders_of_the_baseline(monkeypatch):
+    """The rule's values are the first-seed table's contenders against the baseline's mean, seed
+    spread and seed count, in the study's order; the report's choice is never one of them."""
+    import pandas as pd
+
     from ddpm_mnist.studies import plan
 
-    assert get_profile("cpu-next").seed_rule == "choice" and "plan.contenders" in plan.seed_rule_text("cpu-next")
-    assert get_profile("cpu").seed_rule == "neighbours" and "plan.close_values" in plan.seed_rule_text("cpu")
+    st = get_study("noising-steps")
+    monkeypatch.setattr(plan, "tuned_row", lambda profile, results_dir=None: pd.Series({"fid_mean": 58.0, "fid_std": 4.0, "n_seeds": 3}))
+    fids = {1: 192.8, 5: 51.1, 10: 44.6, 15: 55.5, 20: 66.8, 30: 72.2, 50: 75.6, 75: 76.1, 100: 79.7, 200: 151.6, 500: 171.3}
+    first = pd.DataFrame({"value": [st.label(v) for v in st.values], "fid_mean": [fids.get(v, float("nan")) for v in st.values]})
+    assert plan.rule_values(st, first, "cpu") == [5, 10, 20]  # below 58 + 1.96 * 4 * sqrt(4/3) = 67.05
+    monkeypatch.setattr(plan, "tuned_row", lambda profile, results_dir=None: pd.Series({"fid_mean": 58.0, "fid_std": 8.0, "n_seeds": 3}))
+    assert plan.rule_values(st, first, "cpu") == [5, 10, 20, 30, 50, 75]  # a wider spread: 76.11
+    assert "plan.contenders" in plan.seed_rule_text()

@@ -9,6 +9,7 @@ import pytest
 from ddpm_mnist import book
 from ddpm_mnist.studies import plan, runner
 from ddpm_mnist.studies.config import RunConfig
+from ddpm_mnist.studies.beyond import BEYOND
 from ddpm_mnist.studies.report import STUDIES
 from ddpm_mnist.studies.profiles import get_profile
 from ddpm_mnist.studies.registry import get_study
@@ -17,7 +18,7 @@ CPU = get_profile("cpu")
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "cpu"  # the committed ones, whatever $DDPM_RESULTS_DIR says
 STORED = sorted((RESULTS / "runs").glob("*/result.json"))
 
-PENDING: set[str] = {"fewer-steps"}  # its clipped DDIM rows come with the re-run under the new protocol
+PENDING: set[str] = {"noising-steps", "fewer-steps-seeds-1-2", *(f"ema-{n}-seeds-1-2" for n in plan.EMA_LENGTHS)}
 """Chapter runs (ids as below) whose ``cpu`` results are still being computed by
 ``scripts/run_profile.py``. Each is an expected failure, strictly: once its results are all
 committed the test passes, which fails the suite until the id is removed from this set."""
@@ -31,12 +32,12 @@ def _run_id(name: str, values: list | None, seeds: list[int]) -> str:
 CHAPTER_RUNS = [
     pytest.param(name, values, seeds, id=_run_id(name, values, seeds),
                  marks=[pytest.mark.xfail(strict=True, reason="cpu results still computing")] if _run_id(name, values, seeds) in PENDING else [])
-    for name, values, seeds in plan.CHAPTER_RUNS + plan.beyond_runs("cpu")
+    for name, values, seeds in plan.CHAPTER_RUNS + plan.ALL_BEYOND_RUNS
 ]
 
 
 def test_pending_names_real_chapter_runs():
-    ids = {_run_id(name, values, seeds) for name, values, seeds in plan.CHAPTER_RUNS + plan.beyond_runs("cpu")}
+    ids = {_run_id(name, values, seeds) for name, values, seeds in plan.CHAPTER_RUNS + plan.ALL_BEYOND_RUNS}
     assert PENDING <= ids, PENDING - ids
 
 
@@ -106,26 +107,20 @@ def test_rule_seeds_follow_their_study_and_are_asked_for_lazily(monkeypatch):
     for name in plan.RULE_STUDIES:
         assert names[names.index(name) + 1] == name, f"{name}'s further seeds do not follow its first seeds"
     after = len(names) - names[::-1].index(plan.BEYOND_AFTER)
-    assert order[after:after + len(plan.BEYOND_RUNS)] == plan.BEYOND_RUNS == plan.beyond_runs("cpu")
-    assert plan.beyond_runs("cpu-next") == plan.BEYOND_RUNS + plan.CHOICE_BEYOND_SEEDS  # three seeds for DDIM clipping and EMA
-    # under the choice rule those further seeds come last, after the report's own studies and their seeds
-    monkeypatch.setattr(plan, "extra_seed_runs", lambda profile, results_dir=None, studies=plan.RULE_STUDIES: [])
-    following = list(plan.run_order("cpu-next"))
-    assert following[-len(plan.CHOICE_BEYOND_SEEDS):] == plan.CHOICE_BEYOND_SEEDS
-    assert following[:-len(plan.CHOICE_BEYOND_SEEDS)] == list(plan.run_order("cpu"))
-    assert sorted(map(str, plan.PROTOCOL_RUNS + order)) == sorted(map(str, plan.PROTOCOL_RUNS + plan.CHAPTER_RUNS + plan.BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in plan.RULE_STUDIES]))
+    assert order[after:after + len(plan.BEYOND_RUNS)] == plan.BEYOND_RUNS
+    # the further seeds of DDIM clipping and the EMA come last, after the report's own studies and their seeds
+    assert order[-len(plan.BEYOND_RULE_SEEDS):] == plan.BEYOND_RULE_SEEDS and plan.ALL_BEYOND_RUNS == plan.BEYOND_RUNS + plan.BEYOND_RULE_SEEDS
+    assert sorted(map(str, plan.PROTOCOL_RUNS + order)) == sorted(map(str, plan.PROTOCOL_RUNS + plan.CHAPTER_RUNS + plan.ALL_BEYOND_RUNS + [(s, ["a value"], [1, 2]) for s in plan.RULE_STUDIES]))
 
 
 def test_a_beyond_chapter_shows_every_seed_the_runner_computes_for_it():
-    assert plan.beyond_seeds("fewer-steps", "cpu-next") == plan.beyond_seeds("ema", "cpu-next") == [0, 1, 2]
-    assert plan.beyond_seeds("fewer-steps", "cpu") == plan.beyond_seeds("guidance", "cpu-next") == [0]
+    assert plan.beyond_seeds("fewer-steps", "cpu") == plan.beyond_seeds("ema", "cpu") == [0, 1, 2]
+    assert plan.beyond_seeds("guidance", "cpu") == plan.beyond_seeds("fashion", "cpu") == [0]
     assert plan.beyond_seeds("eps-fixes", "cpu") == [0, 1, 2]  # v-l2 and x0-l2 have seeds 1 and 2
     assert plan.beyond_seeds("eps-fixes", "smoke") == [0]
 
 
 def test_beyond_summary_has_one_row_per_chapter():
-    from ddpm_mnist.studies.beyond import BEYOND
-
     table = book.beyond_summary("cpu", RESULTS)
     names = list(dict.fromkeys(name for name, _, _ in plan.BEYOND_RUNS))
     assert table["chapter"].tolist() == [BEYOND[n].title for n in names]
@@ -133,17 +128,18 @@ def test_beyond_summary_has_one_row_per_chapter():
     n = len(BEYOND["eps-fixes"].values) - 1  # the tuned U-Net's own row is the reference, not a candidate
     assert eps["runs stored"] == f"{n} of {n}" and eps["seeds"] >= 1 and eps["best configuration"] != "x-prev-l2 (tuned)"
     ema = table.set_index("chapter").loc[BEYOND["ema"].title]
-    if ema["seeds"]:  # a training length, beside the last weights of the same length and seeds (seed 0 is stored)
-        last = book.merge_shared_runs(runner.tabulate(get_study("epochs"), CPU, [0], RESULTS)).set_index("value")["fid_mean"]
-        assert ema["seeds"] == 1 and ema["tuned U-Net FID"] == last[ema["best configuration"].removesuffix(" epochs")]
+    if ema["seeds"]:  # a training length, beside the last weights of the same length and seeds
+        length = ema["best configuration"].removesuffix(" epochs")
+        lengths = book.merge_shared_runs(runner.tabulate(BEYOND["ema"], CPU, plan.beyond_seeds("ema", "cpu"), RESULTS)).set_index("value")
+        seeds = list(lengths.loc[length, "seeds"])
+        last = book.merge_shared_runs(runner.tabulate(get_study("epochs"), CPU, seeds, RESULTS)).set_index("value")["fid_mean"]
+        assert ema["seeds"] == len(seeds) and ema["tuned U-Net FID"] == last[length]
 
 
 def test_best_beyond_is_the_lowest_mnist_fid_of_the_part_beyond_the_report():
     """Its candidates are the MNIST rows of the beyond studies at the tuned U-Net's budget: the
     lowest of the summary's FIDs other than Fashion-MNIST's (other features) and the EMA
     trajectory's longer runs."""
-    from ddpm_mnist.studies.beyond import BEYOND
-
     best = book.best_beyond("cpu", RESULTS)
     table = book.beyond_summary("cpu", RESULTS).set_index("chapter")
     mnist = table.drop(BEYOND["fashion"].title)
@@ -157,37 +153,29 @@ def test_best_beyond_is_the_lowest_mnist_fid_of_the_part_beyond_the_report():
 
 def test_sampling_spread_is_the_fid_noise_studys_std():
     """Eight sampling seeds of one network: their std, smaller than the training seeds' (the evaluation chapter's claim)."""
-    from ddpm_mnist.studies.beyond import BEYOND
-
     fids = runner.tabulate(BEYOND["fid-noise"], CPU, [0], RESULTS)["fid_mean"]
     assert fids.notna().sum() == len(BEYOND["fid-noise"].values)
     assert book.sampling_spread("cpu", RESULTS) == pytest.approx(float(np.std(fids, ddof=1)))
     assert 0 < book.sampling_spread("cpu", RESULTS) < plan.seed_spread("cpu", RESULTS)
 
 
-CLEAN_STUDIES = ("protocol",)
-"""The studies computed under the rebuilt measuring instrument, whose stored results must have a
-clean provenance. The re-run of every study under the chosen protocol adds each study here as it
-lands, and ends with all of them."""
-
-
-@pytest.mark.parametrize("name", CLEAN_STUDIES)
+@pytest.mark.parametrize("name", [*STUDIES, *BEYOND, "protocol"])
 def test_published_results_have_clean_provenance(name):
+    """Each study's stored results: computed from committed code, on one numerical path."""
     from ddpm_mnist.studies.protocol import PROTOCOL_SEEDS
 
     results = [r for rs in runner.study_results(name, "cpu", PROTOCOL_SEEDS, RESULTS).values() for r in rs]
     assert not book.provenance_problems(results)
 
 
-def test_the_rerun_results_have_clean_provenance():
-    """Every result stored under the re-run's protocol (``cpu-next``) as it lands: committed code,
-    one numerical path."""
-    from ddpm_mnist.studies.profiles import NEXT_PROTOCOL
+def test_the_stored_results_are_the_ones_the_chapters_use():
+    """``results/cpu`` holds one protocol: every stored run is a cell that a chapter shows at the
+    ``cpu`` profile (under its protocol, at its budget), and every run is stored once."""
+    from ddpm_mnist.studies import compute
 
-    rerun = [r for r in map(lambda p: json.loads(p.read_text()), STORED)
-             if all(r["config"].get(k) == v for k, v in NEXT_PROTOCOL.items() if k != "ema_warmup")]
-    assert rerun, "the protocol study's choice is stored under the re-run's protocol"
-    assert not book.provenance_problems(rerun)
+    used = {r["hash"] for r in compute.results_used("cpu", RESULTS)}
+    stray = sorted({p.parent.name for p in STORED} - used)
+    assert not stray, f"{len(stray)} stored results no chapter uses (another protocol or budget?): {stray[:5]}"
 
 
 def test_provenance_problems_are_named():

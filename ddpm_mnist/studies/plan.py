@@ -1,11 +1,9 @@
 """Which runs the book's chapters need, and in what order: the seed rule.
 
-Every value of a study gets seed 0; which values get seeds 1 and 2 as well is the profile's seed
-rule (:attr:`~ddpm_mnist.studies.profiles.Profile.seed_rule`): ``neighbours`` (the published
-``cpu`` results), a value whose FID lies within twice the baseline's seed spread of a
-neighbour's (:func:`close_values`); ``choice`` (the re-run), a value that the verdict could not
-yet tell from the report's choice or that beats it (:func:`contenders`), since a verdict needs
-at least three seeds on both sides of every comparison it makes. :data:`CHAPTER_RUNS`
+Every value of a study gets seed 0; the seed rule gives seeds 1 and 2 as well to every value
+that one seed cannot tell from the report's choice or that may beat it (:func:`contenders`,
+:func:`rule_values`), since a verdict needs at least three seeds on both sides of every
+comparison it makes; the report's choice is the baseline, which has its three seeds. :data:`CHAPTER_RUNS`
 and :data:`BEYOND_RUNS` list what the chapters show; :func:`run_order` is the order in which
 ``scripts/run_profile.py`` computes it, and :func:`missing` what is still to compute.
 """
@@ -31,8 +29,8 @@ TUNED_EPOCHS = [50, 1000]
 (50) and of its best FID (1000); at the ``cpu`` profile 3 and 12 (the cap) epochs."""
 
 RULE_SEEDS = [0, 1, 2]
-"""The seeds of the seed rule: every value gets the first; a value whose FID lies within twice the
-baseline's seed spread of a neighbour's (:func:`close_values`) gets all three."""
+"""The seeds of the seed rule: every value gets the first; a value that one seed cannot tell from
+the report's choice, or that may beat it (:func:`rule_values`), gets all three."""
 
 RULE_STUDIES = ("epochs", "loss", "noising-process", "normalization", "channels", "batch-size", "noising-steps")
 """The report's studies that the seed rule applies to (the model comparison differs by far more
@@ -56,30 +54,6 @@ def tuned_row(profile: str, results_dir: str | Path | None = None) -> pd.Series:
     return runner.tabulate(get_study("models"), prof, RULE_SEEDS, results_dir, ["unet"]).iloc[0]
 
 
-def close_values(table: pd.DataFrame, spread: float) -> list[str]:
-    """Values of a study table (its order) whose FID is within ``2 * spread`` of a neighbouring
-    value's, or that are the best or runner-up when those two are that close: the cells that one
-    seed does not rank. Values without a result are left out, and so are those whose every sample
-    has non-finite pixels (column ``nonfinite_fraction`` = 1, the ε losses of the report's
-    schedules): they are scored on blank images, whatever the seed. Nothing is close if
-    ``spread`` is NaN."""
-    done = table[table["fid_mean"].notna()]
-    if "nonfinite_fraction" in done:
-        done = done[~(done["nonfinite_fraction"] >= 1)]
-    done = done.reset_index(drop=True)
-    if np.isnan(spread) or len(done) < 2:
-        return []
-    fid, value = done["fid_mean"].to_numpy(), done["value"].tolist()
-    close: set[str] = set()
-    for i in range(len(done) - 1):
-        if abs(fid[i + 1] - fid[i]) < 2 * spread:
-            close.update(value[i:i + 2])
-    first, second = np.argsort(fid)[:2]
-    if fid[second] - fid[first] < 2 * spread:
-        close.update([value[first], value[second]])
-    return [v for v in value if v in close]
-
-
 def contenders(table: pd.DataFrame, spread: float, choice: str, choice_fid: float, choice_seeds: int) -> list[str]:
     """Values of a first-seed study table (its order) that need more seeds under the ``choice``
     rule: every value other than the report's ``choice`` whose one-seed FID is below the choice's
@@ -97,36 +71,37 @@ def contenders(table: pd.DataFrame, spread: float, choice: str, choice_fid: floa
     return [v for v, f in zip(done["value"], done["fid_mean"]) if f < choice_fid + margin]
 
 
-def seed_rule_text(profile: str) -> str:
-    """What the profile's seed rule gives seeds 1 and 2 to, as the book says it (after "every
-    value gets seed 0;")."""
-    if get_profile(profile).seed_rule == "choice":
-        return ("the report's choice is the baseline, which has its own seeds, and every value whose one-seed FID "
-                "is below the choice's mean plus the half-width of a 95% interval of a one-seed-against-n difference, "
-                "1.96 s \u221a(1 + 1/n) with s the baseline's seed spread, gets seeds 1 and 2 as well "
-                "(`plan.contenders`): the values one seed cannot tell from the choice, and those that may beat it")
-    return ("a value whose FID is within twice the baseline's standard deviation of a neighbouring value's (in the "
-            "table's order), and the best and runner-up when they are that close, get seeds 1 and 2 as well "
-            "(`plan.close_values`)")
+def rule_values(st: Study, first: pd.DataFrame, profile: str, results_dir: str | Path | None = None) -> list:
+    """The values of study ``st`` that the seed rule gives seeds 1 and 2, from its first-seed table
+    ``first`` (:func:`ddpm_mnist.studies.runner.tabulate`): its :func:`contenders` against the
+    baseline's mean and seed spread (:func:`tuned_row`), in the study's order."""
+    baseline = tuned_row(profile, results_dir)
+    close = set(contenders(first, float(baseline["fid_std"]), st.label(st.report_choice), float(baseline["fid_mean"]),
+                           int(baseline["n_seeds"])))
+    return [v for v in st.values if st.label(v) in close]
+
+
+def seed_rule_text() -> str:
+    """What the seed rule gives seeds 1 and 2 to, as the book says it (after "every value gets
+    seed 0;")."""
+    return ("the report's choice is the baseline, which has its own seeds, and every value whose one-seed FID "
+            "is below the choice's mean plus the half-width of a 95% interval of a one-seed-against-n difference, "
+            "1.96 s \u221a(1 + 1/n) with s the baseline's seed spread, gets seeds 1 and 2 as well "
+            "(`plan.contenders`): the values one seed cannot tell from the choice, and those that may beat it")
 
 
 def extra_seed_runs(profile: str, results_dir: str | Path | None = None,
                     studies: Sequence[str] = RULE_STUDIES) -> list[tuple[str, list, list[int]]]:
-    """(study, values, seeds) that the profile's seed rule asks for, from the stored first-seed
-    results of ``studies`` (among :data:`RULE_STUDIES`) and the baseline's spread (for
-    ``scripts/run_profile.py``, after a study's first seeds; stored runs among them are skipped there)."""
-    spread = seed_spread(profile, results_dir)
+    """(study, values, seeds) that the seed rule asks for at ``profile``, from the stored
+    first-seed results of ``studies`` (among :data:`RULE_STUDIES`) and the baseline's
+    (:func:`rule_values`; for ``scripts/run_profile.py``, after a study's first seeds; stored runs
+    among them are skipped there)."""
     prof = get_profile(profile)
-    baseline = tuned_row(profile, results_dir)
     out = []
     for name in (n for n in RULE_STUDIES if n in studies):
         st = get_study(name)
         table = runner.tabulate(st, prof, RULE_SEEDS[:1], results_dir_for(profile, results_dir))
-        if prof.seed_rule == "choice":
-            close = set(contenders(table, spread, st.label(st.report_choice), float(baseline["fid_mean"]), int(baseline["n_seeds"])))
-        else:
-            close = set(close_values(table, spread))
-        out += [(name, batch, RULE_SEEDS[1:]) for batch in rule_batches(st, [v for v in st.values if st.label(v) in close])]
+        out += [(name, batch, RULE_SEEDS[1:]) for batch in rule_batches(st, rule_values(st, table, profile, results_dir))]
     return out
 
 
@@ -201,22 +176,18 @@ computed one length at a time from the shortest, each continuing the last
 (:func:`ddpm_mnist.studies.runner.shorter_checkpoint`), so that each length lands as soon as it
 is trained: a two-hour process that ends with the session would otherwise leave nothing."""
 
-CHOICE_BEYOND_SEEDS: list[tuple[str, list | None, list[int]]] = [
+BEYOND_RULE_SEEDS: list[tuple[str, list | None, list[int]]] = [
     ("fewer-steps", None, RULE_SEEDS[1:]),
     *[("ema", [length], RULE_SEEDS[1:]) for length in EMA_LENGTHS],
 ]
-"""Under the ``choice`` seed rule (the re-run), the part beyond the report's two sampler and
-averaging studies also get seeds 1 and 2: DDIM with and without clipping its predicted
-:math:`x_0`, and the EMA with its decay warmed up, are measured on three seeds before the book
-draws a conclusion from them. The runner computes them last (:func:`run_order`): about seven
-hours on one core, which would otherwise hold back the first seeds of the report's own studies,
-whose verdicts the book is built on."""
+"""Seeds 1 and 2 of the part beyond the report's sampler and averaging studies: DDIM with and
+without clipping its predicted :math:`x_0`, and the EMA with its decay warmed up, are measured
+on three seeds before the book draws a conclusion from them. The runner computes them last
+(:func:`run_order`): about seven hours on one core, which would otherwise hold back the first
+seeds of the report's own studies, whose verdicts the book is built on."""
 
-
-def beyond_runs(profile: str) -> list[tuple[str, list | None, list[int]]]:
-    """The part beyond the report's runs at ``profile``: :data:`BEYOND_RUNS`, and
-    :data:`CHOICE_BEYOND_SEEDS` under the ``choice`` seed rule."""
-    return [*BEYOND_RUNS, *(CHOICE_BEYOND_SEEDS if get_profile(profile).seed_rule == "choice" else [])]
+ALL_BEYOND_RUNS = BEYOND_RUNS + BEYOND_RULE_SEEDS
+"""Every run of the part beyond the report: :data:`BEYOND_RUNS` and :data:`BEYOND_RULE_SEEDS`."""
 
 
 BEYOND_AFTER = "loss"
@@ -228,19 +199,19 @@ about a day; computing it first finishes that part days sooner and delays the re
 
 def beyond_seeds(name: str, profile: str) -> list[int]:
     """The seeds a chapter beyond the report shows for study ``name``: every seed the runner
-    computes for it at ``profile`` (:func:`beyond_runs`; seed 0 alone where it computes no more),
+    computes for it (:data:`ALL_BEYOND_RUNS`; seed 0 alone where it computes no more),
     seed 0 alone in the smoke profile."""
     if profile == "smoke":
         return [0]
-    return sorted({0, *(s for study, _, seeds in beyond_runs(profile) if study == name for s in seeds)})
+    return sorted({0, *(s for study, _, seeds in ALL_BEYOND_RUNS if study == name for s in seeds)})
 
 
 def run_order(profile: str, results_dir: str | Path | None = None) -> Iterator[tuple[str, list | None, list[int]]]:
     """Every (study, values or None for all, seeds) that the chapters show, in the order
     ``scripts/run_profile.py`` computes them: :data:`PROTOCOL_RUNS`, :data:`CHAPTER_RUNS`, each study of
     :data:`RULE_STUDIES` followed by the further seeds the rule asks for (:func:`extra_seed_runs`),
-    with :data:`BEYOND_RUNS` after the study :data:`BEYOND_AFTER` and, under the ``choice`` rule,
-    :data:`CHOICE_BEYOND_SEEDS` at the end. A generator: the rule reads a study's first-seed
+    with :data:`BEYOND_RUNS` after the study :data:`BEYOND_AFTER` and :data:`BEYOND_RULE_SEEDS`
+    at the end. A generator: the rule reads a study's first-seed
     results when the runner has stored them, i.e. when the next item is asked for."""
     yield from PROTOCOL_RUNS
     for entry in CHAPTER_RUNS:
@@ -249,7 +220,7 @@ def run_order(profile: str, results_dir: str | Path | None = None) -> Iterator[t
             yield from extra_seed_runs(profile, results_dir, studies=[entry[0]])
         if entry[0] == BEYOND_AFTER:
             yield from BEYOND_RUNS
-    yield from beyond_runs(profile)[len(BEYOND_RUNS):]
+    yield from BEYOND_RULE_SEEDS
 
 
 def missing(profile: str, results_dir: str | Path | None = None) -> pd.DataFrame:
@@ -281,9 +252,9 @@ def run_study(name: str, profile: str, seeds: Sequence[int], results_dir: str | 
 
     ``train_missing`` None: train missing runs except at a profile whose results are computed in
     the background and committed (:attr:`~ddpm_mnist.studies.profiles.Profile.background`: the
-    ``cpu`` profile and its re-run ``cpu-next``; the book never trains there, and a missing cell
-    shows as "—"). For the studies of :data:`RULE_STUDIES` the first seed is trained for
-    every value and the others only for the values that :func:`close_values` picks."""
+    ``cpu`` profile; the book never trains there, and a missing cell shows as "—"). For the
+    studies of :data:`RULE_STUDIES` the first seed is trained for every value and the others
+    only for the values that :func:`rule_values` picks."""
     if train_missing is None:
         train_missing = not get_profile(profile).background
     kw = dict(results_dir=results_dir, device=device, progress=profile != "smoke")
@@ -293,8 +264,7 @@ def run_study(name: str, profile: str, seeds: Sequence[int], results_dir: str | 
         return runner.study(name, profile, seeds=seeds, values=values, **kw)
     runner.study("models", profile, seeds=RULE_SEEDS, values=["unet"], **kw)  # the spread the rule needs
     first = runner.study(name, profile, seeds=seeds[:1], values=values, **kw)
-    close = close_values(first, seed_spread(profile, results_dir))
     st = get_study(name)
-    for batch in rule_batches(st, [v for v in st.values if st.label(v) in close]):
+    for batch in rule_batches(st, rule_values(st, first, profile, results_dir)):
         runner.study(name, profile, seeds=seeds[1:], values=batch, **kw)
     return runner.tabulate(st, get_profile(profile), seeds, results_dir_for(profile, results_dir), values)

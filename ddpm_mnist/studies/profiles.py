@@ -8,7 +8,8 @@ training-set size, samples scored) and leaves every other hyperparameter as the 
     Numbers are meaningless; every code path is real.
 ``cpu``
     The published book, computed on 2-core CPUs whose kind changes from one session to the
-    next (AVX2-only, AVX-512 BF16, AMX). Its training path is pinned to fp32 eager
+    next (AVX2-only, AVX-512 BF16, AMX), under the training protocol that the protocol study
+    chose (:data:`CPU_PROTOCOL`). Its training path is pinned to fp32 eager
     (:attr:`Profile.precision`, :attr:`Profile.compile`): bf16 is native on some of those
     machines and emulated (about 10x slower) on the others, so only fp32 lets any of them
     continue a study on the study's one numerical path (each result records its path;
@@ -18,7 +19,7 @@ training-set size, samples scored) and leaves every other hyperparameter as the 
 
     Why this budget: the report's studies need about 32 distinct U-Net trainings, which were
     to fit in about twelve hours; the seed rule's further seeds (``plan.RULE_SEEDS``) come on
-    top and about triple that (``compute.compute_time`` counts what was spent). At 0.06 the report's 50-epoch
+    top (``compute.compute_time`` counts what was spent). At 0.06 the report's 50-epoch
     baseline sees 3 epochs = 180k images (about 23 minutes), and the study total is about
     six million images (about 13 hours with sampling). The epochs study is one run to the cap (12 epochs, 720k images;
     the report's 200 and 1000 epochs both map to the cap and are marked so). 1,000 samples
@@ -26,11 +27,6 @@ training-set size, samples scored) and leaves every other hyperparameter as the 
     are biased upwards against those on 10,000, so they are compared only with each other.
 ``paper``
     The report's settings: all 60,000 images, its epochs and batch sizes, 10,000 samples.
-``cpu-next``
-    The ``cpu`` profile under the protocol its re-run will use (:data:`NEXT_PROTOCOL`), writing
-    to the same folder: the runner computes it while the book still shows the ``cpu`` results,
-    which it replaces once complete (a profile change, so that the published book never mixes
-    protocols).
 
 A profile may also fix the optimisation protocol of its runs (:attr:`Profile.protocol`, see
 :func:`with_protocol`): fields such as the EMA or the sampler's variance, which the report does
@@ -51,7 +47,6 @@ from .study import Study
 ENV_PROFILE = "DDPM_PROFILE"
 ENV_RESULTS = "DDPM_RESULTS_DIR"
 PRECISIONS = ("float32", "bfloat16")
-SEED_RULES = ("neighbours", "choice")
 
 
 def results_root() -> Path:
@@ -63,9 +58,9 @@ def results_root() -> Path:
     return repo / "results" if (repo / "pyproject.toml").exists() else Path("results")
 
 
-NEXT_PROTOCOL: dict[str, Any] = {"optimizer": "schedulefree", "lr": 2e-3, "warmup_steps": 35, "variance": "beta",
-                                  "ema_warmup": True}
-"""The protocol of the ``cpu`` profile's re-run, chosen by the protocol study (``book/protocol.md``:
+CPU_PROTOCOL: dict[str, Any] = {"optimizer": "schedulefree", "lr": 2e-3, "warmup_steps": 35, "variance": "beta",
+                                 "ema_warmup": True}
+"""The protocol of the ``cpu`` profile, chosen by the protocol study (``book/protocol.md``:
 the best-trained candidate among those whose seed SD of FID meets the floor): schedule-free AdamW
 (Defazio et al., 2024) at lr 2e-3 after 35 warm-up steps, its averaged iterate sampled, and Ho
 et al.'s σ² = β_t. A study that averages the weights (the EMA chapter) warms its decay up."""
@@ -106,12 +101,6 @@ class Profile:
     decide (CUDA, or a CPU where the cached probe says it pays); False or True pins it."""
     protocol: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Protocol fields every run of the profile takes (:func:`with_protocol`); empty: each config's own."""
-    folder: str | None = None
-    """The results folder under :func:`results_root` (default: the profile's name)."""
-    seed_rule: str = "neighbours"
-    """Which values of a study get further seeds (:mod:`ddpm_mnist.studies.plan`): ``neighbours``
-    (within twice the seed spread of a neighbouring value) or ``choice`` (not yet separable from
-    the report's choice, or better)."""
     background: bool = False
     """Whether the profile's results are computed in the background (``scripts/run_profile.py``)
     and committed: a chapter built at such a profile loads what is stored and never trains (a
@@ -120,8 +109,6 @@ class Profile:
     def __post_init__(self):
         if self.precision not in (None, *PRECISIONS):
             raise ValueError(f"profile {self.name!r}: precision {self.precision!r} is not one of {PRECISIONS} (or None)")
-        if self.seed_rule not in SEED_RULES:
-            raise ValueError(f"profile {self.name!r}: seed rule {self.seed_rule!r} is not one of {SEED_RULES}")
 
     @property
     def amp(self) -> bool | None:
@@ -153,16 +140,14 @@ class Profile:
 
     @property
     def results_dir(self) -> Path:
-        return results_root() / (self.folder or self.name)
+        return results_root() / self.name
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", 0.002, 2, 128, 8, "CI: seconds per chapter; numbers meaningless"),
     "cpu": Profile("cpu", 0.06, 12, None, 1000, "the published book, computed on 2 CPU cores", precision="float32",
-                   compile=False, background=True),
+                   compile=False, protocol=CPU_PROTOCOL, background=True),
     "paper": Profile("paper", 1.0, None, None, 10_000, "the report's budget: full data, its epochs, 10,000 samples"),
-    "cpu-next": Profile("cpu-next", 0.06, 12, None, 1000, "the cpu profile's re-run under its next protocol", precision="float32",
-                        compile=False, protocol=NEXT_PROTOCOL, folder="cpu", seed_rule="choice", background=True),
 }
 
 

@@ -1,8 +1,9 @@
 """The protocol study: which optimiser, learning-rate schedule and weight averaging make the
 baseline U-Net's seeds agree at the ``cpu`` budget (``book/protocol.md``).
 
-At 702 AdamW steps with a constant learning rate, the published protocol, the baseline's three
-seeds scored 75, 122 and 93 (mnist-cnn FID): too far apart to rank most of the report's choices.
+At 702 AdamW steps with a constant learning rate, the protocol the book was first published
+with, the baseline's three seeds scored 75, 122 and 93 (mnist-cnn FID): too far apart to rank
+most of the report's choices.
 Each candidate below is the report's baseline U-Net (:data:`~ddpm_mnist.studies.report.UNET`, batch
 256, 50 report epochs = 3 at ``cpu``) trained under another protocol, over
 :data:`PROTOCOL_SEEDS`. Candidates that differ only in how a trained network is sampled (the raw or
@@ -34,7 +35,7 @@ COSINE_EMA = _TRACKED.with_param("lr", 2e-3).with_param("lr_schedule", "cosine")
 SCHEDULE_FREE = UNET.with_param("optimizer", "schedulefree").with_param("lr", 2e-3).with_param("warmup_steps", WARMUP_STEPS)
 
 CANDIDATES: dict[str, RunConfig] = {
-    "constant 1e-3 (published)": CONSTANT,
+    "constant 1e-3 (previous)": CONSTANT,
     "constant 1e-3, EMA": CONSTANT_EMA,
     "constant 1e-3, EMA, σ² = β_t": CONSTANT_EMA.with_param("variance", "beta"),
     "warm-up, cosine 2e-3, EMA": COSINE_EMA,
@@ -42,7 +43,7 @@ CANDIDATES: dict[str, RunConfig] = {
     "schedule-free 2e-3": SCHEDULE_FREE,
     "schedule-free 2e-3, σ² = β_t": SCHEDULE_FREE.with_param("variance", "beta"),
 }
-"""The candidates, by label; the first is the published protocol (its EMA tracked, not used)."""
+"""The candidates, by label; the first is the book's previous protocol (its EMA tracked, not used)."""
 
 PROTOCOL = Study("protocol", "protocol", "The training protocol: seed spread at equal compute", None, tuple(CANDIDATES), {},
-                 "constant 1e-3 (published)", configs=CANDIDATES, fixed_protocol=True)
+                 "constant 1e-3 (previous)", configs=CANDIDATES, fixed_protocol=True)

@@ -175,7 +175,7 @@ def _write_result(config, results_dir, *, profile, device, train_info, scored, s
         "format": RESULT_FORMAT,
         "hash": config.hash(),
         "config": config.to_dict(),
-        "profile": (get_profile(profile).folder or profile) if profile else profile,  # a staged profile's results are its folder's
+        "profile": profile,
         "seed": config.seed,
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads",

@@ -77,20 +77,23 @@ def training_and_digits(name: str, profile: str, seeds: Sequence[int], results_d
     show_figure(plots.digit_histograms({k: v[0]["metrics"]["digits"]["histogram"] for k, v in by_value.items()}))
 
 
-def verdict(table: pd.DataFrame, name: str, prefix: str, profile: str, results_dir: str | Path | None = None) -> dict[str, Any]:
+def verdict(table: pd.DataFrame, name: str, prefix: str, profile: str, results_dir: str | Path | None = None,
+            reference: str = "the report's choice") -> dict[str, Any]:
     """Show the study's paired comparisons with the report's choice and glue its verdict for the
     prose: ``<prefix>_verdict`` (one of three words), ``<prefix>_verdict_why`` (the evidence) and
     ``<prefix>_finding`` (:func:`~ddpm_mnist.book.analysis.finding`, for the chapter's opening admonition).
-    The intervals include the FID's sampling spread at ``profile`` (:func:`~ddpm_mnist.book.analysis.sampling_spread`)."""
+    The intervals include the FID's sampling spread at ``profile`` (:func:`~ddpm_mnist.book.analysis.sampling_spread`).
+    ``reference``: what the table's note calls the value the others are compared with (the
+    protocol study's is the book's previous protocol, not a choice of the report)."""
     from IPython.display import Markdown, display
 
     found = analysis.study_verdict(table, name, analysis.sampling_spread(profile, results_dir))
     level = found["comparisons"]["level"]
     m = sum(c.n > 0 for c in found["comparisons"]["fid"]) if len(level) else 0
     over = f"{m} value{'s' if m != 1 else ''}" + (f" of {len(level)}; the others share no seed with the choice yet" if m < len(level) else "")
-    note = (f"Each value minus the report's choice, on their common seeds; negative FID is better, negative precision or "
+    note = (f"Each value minus {reference}, on their common seeds; negative FID is better, negative precision or "
             f"recall worse. Percentile bootstrap over seeds with the FID's sampling noise, {level.iloc[0]:.1%} intervals "
-            f"(Bonferroni over {over}).") if m else "No value shares a seed with the report's choice yet."
+            f"(Bonferroni over {over}).") if m else f"No value shares a seed with {reference} yet."
     if m:
         display(analysis.comparison_table(found["comparisons"]).style.hide(axis="index"))
     display(Markdown(note))

@@ -137,7 +137,7 @@ def test_beyond_studies_build_distinct_valid_configs():
     cpu = get_profile("cpu")
     for name, st in beyond.BEYOND.items():
         assert get_study(name) is st and name not in STUDIES
-        configs = [cpu.apply(st.config_for(v)) for v in st.values]
+        configs = [cpu.study_config(st, v) for v in st.values]  # the profile's protocol, except in the field a study varies
         if st.param != "epochs":
             assert len({c.hash() for c in configs}) == len(configs), name
     # the ε fixes reuse the loss study's runs; the DDIM variants share one trained network
